@@ -1,0 +1,2 @@
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}

@@ -1,0 +1,1 @@
+"""Cluster backends: local processes, docker containers, ssh hosts; one interface (base.py)."""

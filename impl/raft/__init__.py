@@ -1,0 +1,1 @@
+"""Sans-I/O Raft: ``RaftNode.step(event) -> list[Effect]``. See node.py's theory of operation."""

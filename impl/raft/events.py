@@ -1,0 +1,102 @@
+"""Inputs of ``RaftNode.step``: everything that can happen to a node.
+
+Theory of operation: a node learns about the world only through these
+events. Time is ``Tick``; the network is ``Received``; clients are
+``Propose``, ``ProposeConfigChange``, ``ReadIndex`` and ``TransferLeadership``;
+the disk is ``Persisted``; the service asks for compaction with ``CompactLog``.
+``request_id`` values are chosen by the caller and come back unchanged in the
+matching effect, so the caller can pair replies with requests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from impl.raft.types import Index, NodeId, Term
+
+if TYPE_CHECKING:
+    from impl.raft.messages import Message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tick:
+    """One unit of logical time; election and heartbeat timeouts are counted in ticks."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """A message from a peer arrived (possibly late, duplicated or reordered)."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Propose:
+    """Append ``data`` (a service command) to the log, if this node is the leader."""
+
+    request_id: int
+    data: bytes
+
+
+class ConfigChangeKind(enum.Enum):
+    ADD_LEARNER = "add-learner"
+    PROMOTE = "promote"  # learner -> voter, once caught up
+    REMOVE = "remove"  # voter or learner; removing the leader is allowed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposeConfigChange:
+    """A single-server membership change (thesis §4.1); one may be uncommitted at a time."""
+
+    request_id: int
+    kind: ConfigChangeKind
+    node: NodeId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadIndex:
+    """Ask for a linearizable read point (thesis §6.4); answered by ``ReadReady`` or ``Rejected``."""
+
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferLeadership:
+    """Hand leadership to ``to`` (thesis §3.10): catch it up, then send TimeoutNow."""
+
+    request_id: int
+    to: NodeId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Persisted:
+    """Storage acknowledgement: every Persist up to the entry (index, term) is durable.
+
+    The leader counts its own log toward a commit quorum only up to the
+    index acknowledged here.
+    """
+
+    index: Index
+    term: Term
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompactLog:
+    """The service took a snapshot at ``index`` (<= applied index); drop the log prefix."""
+
+    index: Index
+    data: bytes
+
+
+Event = (
+    Tick
+    | Received
+    | Propose
+    | ProposeConfigChange
+    | ReadIndex
+    | TransferLeadership
+    | Persisted
+    | CompactLog
+)

@@ -1,0 +1,1 @@
+"""Checkers: linearizability (WGL with P-compositionality) and total-queue."""

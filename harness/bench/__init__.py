@@ -1,0 +1,1 @@
+"""Benchmarks: each module here defines ``run() -> list[dict]``; ``harness bench`` prints and saves them."""

@@ -1,0 +1,58 @@
+"""``harness bench [NAME ...]``: run benchmark modules, print tables, write results/bench/.
+
+Speed and memory targets live here, never in timed unit tests. Each module
+``harness/bench/<name>.py`` defines ``run() -> list[dict]`` (one row per case,
+same keys in every row) and optionally ``TITLE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import pkgutil
+import sys
+from pathlib import Path
+
+import harness.bench
+
+
+def available() -> list[str]:
+    return sorted(info.name for info in pkgutil.iter_modules(harness.bench.__path__))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "names",
+        nargs="*",
+        default=["all"],
+        help=f"benchmarks to run (default all): {', '.join(available())}",
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/bench"), help="where tables go")
+
+
+def _write(out: Path, name: str, title: str, rows: list[dict], table: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    (out / f"{name}.md").write_text(f"# {title}\n\nMeasured {stamp}.\n\n{table}\n")
+    (out / f"{name}.json").write_text(json.dumps({"measured": stamp, "rows": rows}, indent=1))
+
+
+def main(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    names = available() if "all" in args.names else args.names
+    unknown = [name for name in names if name not in available()]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; have: {available()}", file=sys.stderr)
+        return 2
+    for name in names:
+        module = importlib.import_module(f"harness.bench.{name}")
+        title = getattr(module, "TITLE", name)
+        print(f"== {title}", flush=True)
+        rows = module.run()
+        table = tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3g")
+        print(table, flush=True)
+        _write(args.out, name, title, rows, table)
+    return 0

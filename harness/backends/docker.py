@@ -1,0 +1,213 @@
+"""The docker backend: every node is a container on a private bridge network.
+
+Theory of operation: the harness talks to each node over a published HTTP port
+on 127.0.0.1 (picked up front so a restarted container keeps it). Process
+faults map to docker verbs: kill = SIGKILL (the container's /data volume
+survives, so a restart resumes from disk), pause = the cgroup freezer.
+Partitions are iptables rules inside the SENDING container: a blackholed
+directed link i -> j drops i's packets to j's peer port, which is exactly the
+connection i dialed to j (the runtime sends to a peer only over the connection
+it dialed), so the link hangs like a Jepsen DROP while j -> i stays up. Clock
+skew goes through the node's test-hook clock (libfaketime hangs Python's
+monotonic waits; see docs/containers.md). Every object carries the label
+``sinkron.run=<run id>`` and ``close`` removes them all, also after failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from harness.backends.base import Backend, ClusterSpec, Link
+
+PEER_PORT = 7100
+HTTP_PORT = 7000
+CHAIN = "SINKRON"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class DockerBackend(Backend):
+    def __init__(self, spec: ClusterSpec, *, image: str = "sinkron:latest") -> None:
+        import docker  # imported here so the local backend never needs the SDK
+
+        self.spec = spec
+        self.image = image
+        self.run_id = uuid.uuid4().hex[:8]
+        self.client = docker.from_env()
+        self._ids = [f"n{i}" for i in range(1, spec.nodes + 1)]
+        self._ports = {node: _free_port() for node in self._ids}
+        self._containers: dict[str, Any] = {}
+        self._network: Any = None
+        self._blocked: set[Link] = set()
+
+    @property
+    def node_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def client_url(self, node: str) -> str:
+        return f"http://127.0.0.1:{self._ports[node]}"
+
+    def _name(self, node: str) -> str:
+        return f"sinkron-{self.run_id}-{node}"
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._ensure_image)
+        labels = {"sinkron.run": self.run_id}
+        self._network = await asyncio.to_thread(
+            self.client.networks.create, f"sinkron-{self.run_id}", driver="bridge", labels=labels
+        )
+        peers = ",".join(f"{node}={self._name(node)}:{PEER_PORT}" for node in self._ids)
+        for node in self._ids:
+            env = {
+                "SINKRON_NODE_ID": node,
+                "SINKRON_PEERS": peers,
+                "SINKRON_CLUSTER_ID": self.spec.cluster_id,
+                "SINKRON_CLUSTER_SECRET": self.spec.cluster_secret,
+                "SINKRON_TEST_HOOKS": "1" if self.spec.test_hooks else "0",
+                **self.spec.extra_env,
+            }
+            self._containers[node] = await asyncio.to_thread(
+                self.client.containers.run,
+                self.image,
+                name=self._name(node),
+                hostname=self._name(node),
+                detach=True,
+                environment=env,
+                labels=labels,
+                network=self._network.name,
+                ports={f"{HTTP_PORT}/tcp": ("127.0.0.1", self._ports[node])},
+                cap_add=["NET_ADMIN"],
+            )
+        await asyncio.gather(*(self._wait_healthy(node) for node in self._ids))
+        await asyncio.gather(*(self._install_chain(node) for node in self._ids))
+
+    def _ensure_image(self) -> None:
+        import docker
+
+        try:
+            self.client.images.get(self.image)
+        except docker.errors.ImageNotFound:
+            from harness.commands.image import build_image
+
+            build_image(self.image)
+
+    async def _wait_healthy(self, node: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        url = self.client_url(node) + "/health"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+            while time.monotonic() < deadline:
+                try:
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            return
+                except (TimeoutError, aiohttp.ClientError):
+                    pass
+                await asyncio.sleep(0.2)
+        logs = await asyncio.to_thread(self._containers[node].logs, tail=20)
+        raise RuntimeError(f"{node} did not become healthy in {timeout_s:.0f} s:\n{logs.decode()}")
+
+    async def _exec(self, node: str, command: list[str]) -> str:
+        result = await asyncio.to_thread(self._containers[node].exec_run, command)
+        output = result.output.decode(errors="replace") if result.output else ""
+        if result.exit_code != 0:
+            raise RuntimeError(f"{node}: {' '.join(command)} failed: {output.strip()}")
+        return output
+
+    async def _install_chain(self, node: str) -> None:
+        # Idempotent: the chain survives container restarts only if iptables state does,
+        # which it does not after a kill, so start_node calls this again.
+        await asyncio.to_thread(
+            self._containers[node].exec_run, ["iptables", "-N", CHAIN]
+        )  # may already exist
+        check = await asyncio.to_thread(
+            self._containers[node].exec_run, ["iptables", "-C", "OUTPUT", "-j", CHAIN]
+        )
+        if check.exit_code != 0:
+            await self._exec(node, ["iptables", "-A", "OUTPUT", "-j", CHAIN])
+
+    async def start_node(self, node: str) -> None:
+        await asyncio.to_thread(self._containers[node].start)
+        await self._wait_healthy(node)
+        await self._install_chain(node)
+        await self._apply_rules(node)
+
+    async def stop_node(self, node: str) -> None:
+        await asyncio.to_thread(self._containers[node].stop, timeout=10)
+
+    async def kill_node(self, node: str) -> None:
+        await asyncio.to_thread(self._containers[node].kill, signal="SIGKILL")
+
+    async def pause_node(self, node: str) -> None:
+        await asyncio.to_thread(self._containers[node].pause)
+
+    async def resume_node(self, node: str) -> None:
+        await asyncio.to_thread(self._containers[node].unpause)
+
+    async def partition(self, links: set[Link]) -> None:
+        self._blocked = set(links)
+        await asyncio.gather(*(self._apply_rules(node) for node in self._ids))
+
+    async def heal(self) -> None:
+        await self.partition(set())
+
+    async def _apply_rules(self, node: str) -> None:
+        container = self._containers[node]
+        await asyncio.to_thread(container.reload)
+        if container.status != "running":
+            return  # a dead or frozen node gets its rules when it is started again
+        await self._exec(node, ["iptables", "-F", CHAIN])
+        for source, target in sorted(self._blocked):
+            if source == node:
+                await self._exec(
+                    node,
+                    [
+                        "iptables", "-A", CHAIN, "-p", "tcp", "-d", self._ip(target),
+                        "--dport", str(PEER_PORT), "-j", "DROP",
+                    ],
+                )  # fmt: skip
+
+    def _ip(self, node: str) -> str:
+        container = self._containers[node]
+        container.reload()
+        return str(container.attrs["NetworkSettings"]["Networks"][self._network.name]["IPAddress"])
+
+    async def set_clock_offset(self, node: str, offset_ms: int) -> None:
+        url = self.client_url(node) + "/_test/clock"
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
+            session.put(url, json={"offset_ms": offset_ms}) as response,
+        ):
+            response.raise_for_status()
+
+    async def collect_logs(self, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        for node, container in self._containers.items():
+            logs = await asyncio.to_thread(container.logs)
+            (dest / f"{node}.log").write_bytes(logs)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(remove_run_objects, self.client, self.run_id)
+
+
+def remove_run_objects(client: Any, run_id: str | None = None) -> None:
+    """Remove containers and networks of one run (or of every Sinkron run when run_id is None)."""
+    label = "sinkron.run" if run_id is None else f"sinkron.run={run_id}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        # Already gone is fine: removal is best effort and idempotent.
+        with contextlib.suppress(Exception):
+            container.remove(force=True, v=True)
+    for network in client.networks.list(filters={"label": label}):
+        with contextlib.suppress(Exception):
+            network.remove()

@@ -2,6 +2,7 @@
 # Build a minimal Debian bookworm base image with python3 WITHOUT a container registry:
 # debootstrap a root filesystem from Debian's apt mirror, trim it, and `docker import` it.
 # Users who can pull images never need this: the Dockerfile defaults to python:3.11-slim.
+# openssh-server is included (not started) so the ssh backend can be tested against containers.
 #
 # usage: scripts/build-base-image.sh [TAG]       (default tag: sinkron-base:bookworm)
 # env:   SINKRON_DEBIAN_MIRROR (default http://deb.debian.org/debian), FORCE=1 to rebuild
@@ -23,7 +24,7 @@ root=$(mktemp -d /tmp/sinkron-rootfs.XXXXXX)
 cleanup() { rm -rf "$root"; }
 trap cleanup EXIT
 
-packages=python3,python3-venv,iproute2,iptables,procps,faketime,ca-certificates,curl
+packages=python3,python3-venv,iproute2,iptables,procps,faketime,ca-certificates,curl,openssh-server
 echo "debootstrap bookworm into $root (packages: $packages)"
 debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >"$root.log" 2>&1 \
   || { tail -20 "$root.log"; echo "debootstrap failed (log: $root.log)" >&2; exit 1; }

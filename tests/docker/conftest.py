@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 
 import pytest
@@ -21,4 +22,7 @@ def node_image() -> str:
         pytest.skip("no Docker engine answers on this machine: docker backend tests skipped")
     from harness.commands.image import build_image
 
-    return build_image("sinkron:test")
+    # xdist workers each run this fixture: one builds, the others wait and reuse.
+    with open("/tmp/sinkron-image-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return build_image("sinkron:test")

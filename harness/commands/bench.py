@@ -19,7 +19,8 @@ import harness.bench
 
 
 def available() -> list[str]:
-    return sorted(info.name for info in pkgutil.iter_modules(harness.bench.__path__))
+    modules = pkgutil.iter_modules(harness.bench.__path__)
+    return sorted(info.name for info in modules if not info.name.startswith("_"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,101 @@
+"""A 3-node etcd cluster on 127.0.0.1 for the lock benchmark's comparison (bench env only).
+
+Uses Debian's etcd-server when installed (``etcd`` on PATH) and etcd's v3
+JSON gateway: /v3/lease/grant, /v3/lock/lock, /v3/lock/unlock. Absent etcd,
+``etcd_available()`` is false and the benchmark says so in its table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+
+
+def etcd_available() -> bool:
+    return shutil.which("etcd") is not None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def etcd_cluster(nodes: int = 3) -> Iterator[list[str]]:
+    """Start an etcd cluster (fsync on, etcd's default); yields the client URLs."""
+    client_ports = [_free_port() for _ in range(nodes)]
+    peer_ports = [_free_port() for _ in range(nodes)]
+    initial = ",".join(f"e{i}=http://127.0.0.1:{peer_ports[i]}" for i in range(nodes))
+    with tempfile.TemporaryDirectory(prefix="etcd-bench-") as tmp:
+        processes = []
+        try:
+            for i in range(nodes):
+                client_url = f"http://127.0.0.1:{client_ports[i]}"
+                peer_url = f"http://127.0.0.1:{peer_ports[i]}"
+                command = [
+                    "etcd", "--name", f"e{i}", "--data-dir", str(Path(tmp) / f"e{i}"),
+                    "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+                    "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+                    "--initial-cluster", initial, "--initial-cluster-state", "new",
+                ]  # fmt: skip
+                log = open(Path(tmp) / f"e{i}.log", "wb")  # noqa: SIM115 - owned by the process
+                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+            urls = [f"http://127.0.0.1:{port}" for port in client_ports]
+            asyncio.run(_wait_ready(urls[0]))
+            yield urls
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+async def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(
+                    f"{url}/v3/kv/put", json={"key": "cmVhZHk=", "value": "MQ=="}
+                ) as r:
+                    if r.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError("etcd cluster did not become ready")
+
+
+class EtcdLocker:
+    """acquire/release through etcd's lock API, each owner with its own lease."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, ttl_s: int = 30) -> None:
+        self.session, self.url, self.ttl_s = session, url, ttl_s
+        self.lease: str | None = None
+
+    async def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        async with self.session.post(f"{self.url}{path}", json=body) as response:
+            response.raise_for_status()
+            return dict(await response.json())
+
+    async def acquire(self, name: str) -> str:
+        if self.lease is None:
+            self.lease = str((await self._post("/v3/lease/grant", {"TTL": self.ttl_s}))["ID"])
+        encoded = base64.b64encode(name.encode()).decode()
+        reply = await self._post("/v3/lock/lock", {"name": encoded, "lease": self.lease})
+        return str(reply["key"])
+
+    async def release(self, key: str) -> None:
+        await self._post("/v3/lock/unlock", {"key": key})

@@ -1,0 +1,1 @@
+"""Nemeses: faults injected into a running cluster through the Backend interface."""

@@ -1,0 +1,288 @@
+"""The Wing & Gong / Lowe linearizability search on one partition.
+
+Theory of operation (porcupine's ``checkSingle``, Lowe 2017 §3): the calls'
+invocations and returns form one doubly linked list in history order. The
+search walks it from the front; at a call entry it tries to linearize that
+call next (step the model); on success it *lifts* the call and its return out
+of the list, pushes a frame, and restarts from the front. Reaching a return
+entry means the call it belongs to was not linearized before it returned, so
+the search *unlifts* the last call and tries the next candidate. A cache of
+(linearized set, state) pairs (Lowe's memoization) stops it from exploring a
+configuration twice.
+
+Our changes, each sound (docs/checker.md has the arguments):
+- The linearized set is ``(base, bits)``: every call with id < base is done
+  and ``bits`` is relative to base, so a Python int stays as wide as the
+  concurrency window, not the history (100k-op histories stay cheap).
+  Crashed (info) calls have their own small bitset.
+- Info calls return at infinity: the search succeeds once every call that
+  returned is linearized, whatever happened to the info calls.
+- Register-like models (``model.value_based``): (a) a call may not move the
+  state away from value u while an ok call still has to observe u and no
+  unlinearized call can produce u again; (b) a state that no remaining call
+  can observe is replaced by DEAD in the cache key, so configurations that
+  differ only in an unobservable value are explored once.
+- A deadline and a memory estimate bound the search: UNKNOWN, never a hang.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.check.wgl_prepare import Call
+from spec.models.base import NO_VALUE, Model
+
+_BUDGET_CHECK_EVERY = 2048
+_BYTES_PER_CACHE_ENTRY = 200  # tuple + set slot + small ints + state, measured with tracemalloc
+
+
+class _Dead:
+    """A register value that no remaining call can observe (unequal to every value)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DEAD"
+
+
+DEAD: Any = _Dead()
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    ILLEGAL = "illegal"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+
+
+@dataclass(slots=True, kw_only=True)
+class SearchResult:
+    outcome: Outcome
+    longest: list[Call] = field(default_factory=list)  # in linearization order
+    stuck: list[Call] = field(default_factory=list)  # candidates at the dead end
+    blocked: Call | None = None  # the call whose return was reached unlinearized
+    cache_entries: int = 0
+    memory_bytes_estimate: int = 0
+    iterations: int = 0
+
+
+class _Entry:
+    __slots__ = ("call", "finite", "ident", "is_call", "match", "next", "prev")
+
+    def __init__(self, call: Call | None, is_call: bool, ident: int, finite: bool) -> None:
+        self.call = call
+        self.is_call = is_call
+        self.ident = ident
+        self.finite = finite
+        self.match: _Entry | None = None
+        self.prev: _Entry | None = None
+        self.next: _Entry | None = None
+
+
+def _build_list(calls: Sequence[Call]) -> tuple[_Entry, int]:
+    """Link call/return entries in history order; ids follow invocation order."""
+    events: list[tuple[float, int, int, _Entry]] = []
+    finite_count = 0
+    info_count = 0
+    for call in sorted(calls, key=lambda c: c.call_pos):
+        finite = call.ret_pos != math.inf
+        if finite:
+            ident, finite_count = finite_count, finite_count + 1
+        else:
+            ident, info_count = info_count, info_count + 1
+        start = _Entry(call, True, ident, finite)
+        end = _Entry(call, False, ident, finite)
+        start.match = end
+        events.append((call.call_pos, 0, len(events), start))
+        events.append((call.ret_pos, 1, len(events), end))
+    events.sort(key=lambda event: event[:3])
+    head = _Entry(None, False, -1, False)
+    previous = head
+    for *_, entry in events:
+        previous.next = entry
+        entry.prev = previous
+        previous = entry
+    return head, finite_count
+
+
+def _lift(entry: _Entry) -> None:
+    entry.prev.next = entry.next  # type: ignore[union-attr]
+    entry.next.prev = entry.prev  # type: ignore[union-attr]
+    match = entry.match
+    match.prev.next = match.next  # type: ignore[union-attr]
+    if match.next is not None:  # type: ignore[union-attr]
+        match.next.prev = match.prev  # type: ignore[union-attr]
+
+
+def _unlift(entry: _Entry) -> None:
+    match = entry.match
+    match.prev.next = match  # type: ignore[union-attr]
+    if match.next is not None:  # type: ignore[union-attr]
+        match.next.prev = match  # type: ignore[union-attr]
+    entry.prev.next = entry  # type: ignore[union-attr]
+    entry.next.prev = entry  # type: ignore[union-attr]
+
+
+def _counters(calls: Sequence[Call]) -> tuple[Counter, Counter, Counter]:
+    must_observe: Counter = Counter()
+    may_observe: Counter = Counter()
+    producers: Counter = Counter()
+    for call in calls:
+        if call.observed is not NO_VALUE:
+            may_observe[call.observed] += 1
+            if call.ret_pos != math.inf:
+                must_observe[call.observed] += 1
+        if call.produced is not NO_VALUE:
+            producers[call.produced] += 1
+    return must_observe, may_observe, producers
+
+
+def search(
+    model: Model,
+    calls: Sequence[Call],
+    *,
+    deadline: float | None = None,
+    memory_limit_bytes: int | None = None,
+) -> SearchResult:
+    """Look for a linearization of ``calls`` (one partition) from ``model.init()``."""
+    head, remaining = _build_list(calls)
+    value_based = model.value_based
+    must_observe, may_observe, producers = _counters(calls)
+    step = model.step
+    state: Any = model.init()
+    if value_based and may_observe.get(state, 0) == 0:
+        state = DEAD
+    base = bits = info_bits = 0
+    cache: set[tuple[int, int, int, Any]] = {(0, 0, 0, state)}
+    # The stack is a linked list of frames (entry, state, base, bits, info_bits, parent,
+    # depth), so remembering the deepest dead end is O(1), not a copy of a 100k-deep list.
+    top: Frame | None = None
+    deepest: Frame | None = None
+    result = SearchResult(outcome=Outcome.OK)
+    memory_estimate = _BYTES_PER_CACHE_ENTRY
+    iterations = 0
+    entry = head.next
+    while remaining:
+        iterations += 1
+        if iterations % _BUDGET_CHECK_EVERY == 0:
+            if deadline is not None and time.monotonic() > deadline:
+                result.outcome = Outcome.TIMEOUT
+                break
+            if memory_limit_bytes is not None and memory_estimate > memory_limit_bytes:
+                result.outcome = Outcome.MEMORY
+                break
+        assert entry is not None, "a finite call's return entry is always ahead"
+        if entry.is_call:
+            call = entry.call
+            new_state = step(state, call.invoke, call.completion)  # type: ignore[union-attr]
+            if new_state is not None and value_based:
+                new_state = _value_rules(state, new_state, call, must_observe, producers)  # type: ignore[arg-type]
+                if new_state is not None:
+                    _take(call, must_observe, may_observe, producers, -1)  # type: ignore[arg-type]
+                    if new_state is not DEAD and may_observe.get(new_state, 0) == 0:
+                        new_state = DEAD
+            if new_state is None:
+                entry = entry.next
+                continue
+            if entry.finite:
+                new_base, new_bits = _mark(base, bits, entry.ident)
+                new_info = info_bits
+            else:
+                new_base, new_bits, new_info = base, bits, info_bits | (1 << entry.ident)
+            key = (new_base, new_bits, new_info, new_state)
+            if key in cache:
+                if value_based:
+                    _take(call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
+                entry = entry.next
+                continue
+            cache.add(key)
+            memory_estimate += _BYTES_PER_CACHE_ENTRY + (new_bits.bit_length() >> 3)
+            top = (entry, state, base, bits, info_bits, top, 0 if top is None else top[6] + 1)
+            state, base, bits, info_bits = new_state, new_base, new_bits, new_info
+            _lift(entry)
+            if entry.finite:
+                remaining -= 1
+            entry = head.next
+            continue
+        depth = -1 if top is None else top[6]
+        if result.blocked is None or depth > (-1 if deepest is None else deepest[6]):
+            deepest = top
+            _record_dead_end(result, head, entry)
+        if top is None:
+            result.outcome = Outcome.ILLEGAL
+            break
+        entry, state, base, bits, info_bits, top, _ = top
+        _unlift(entry)
+        if entry.finite:
+            remaining += 1
+        if value_based:
+            _take(entry.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
+        entry = entry.next
+    result.cache_entries = len(cache)
+    result.memory_bytes_estimate = memory_estimate
+    result.iterations = iterations
+    result.longest = _calls_of(top if result.outcome is Outcome.OK else deepest)
+    return result
+
+
+Frame = tuple[_Entry, Any, int, int, int, Any, int]
+
+
+def _calls_of(frame: Frame | None) -> list[Call]:
+    calls: list[Call] = []
+    while frame is not None:
+        calls.append(frame[0].call)  # type: ignore[arg-type]
+        frame = frame[5]
+    calls.reverse()
+    return calls
+
+
+def _mark(base: int, bits: int, ident: int) -> tuple[int, int]:
+    """Add call ``ident`` to the relative bitset and slide base past the done prefix."""
+    bits |= 1 << (ident - base)
+    if bits & 1:
+        done = ((~bits) & (bits + 1)).bit_length() - 1
+        return base + done, bits >> done
+    return base, bits
+
+
+def _value_rules(
+    state: Any, new_state: Any, call: Call, must_observe: Counter, producers: Counter
+) -> Any:
+    """Prune rule (a) of the module docstring; returns None to refuse the step."""
+    if state is DEAD or new_state == state or call.produced is NO_VALUE:
+        return new_state
+    pending = must_observe.get(state, 0)
+    if call.observed == state and call.ret_pos != math.inf:
+        pending -= 1
+    if pending > 0 and producers.get(state, 0) <= 0:
+        return None
+    return new_state
+
+
+def _take(
+    call: Call, must_observe: Counter, may_observe: Counter, producers: Counter, delta: int
+) -> None:
+    if call.observed is not NO_VALUE:
+        may_observe[call.observed] += delta
+        if call.ret_pos != math.inf:
+            must_observe[call.observed] += delta
+    if call.produced is not NO_VALUE:
+        producers[call.produced] += delta
+
+
+def _record_dead_end(result: SearchResult, head: _Entry, blocking: _Entry) -> None:
+    result.blocked = blocking.call
+    stuck: list[Call] = []
+    entry = head.next
+    while entry is not None and entry is not blocking:
+        if entry.is_call:
+            stuck.append(entry.call)  # type: ignore[arg-type]
+        entry = entry.next
+    result.stuck = stuck

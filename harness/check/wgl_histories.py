@@ -1,0 +1,153 @@
+"""Synthetic register histories with known verdicts, for tests and the benchmark.
+
+Theory of operation: ``simulate_register`` runs clients against an atomic
+register. Every op takes effect at one random instant inside its
+[invoke, complete] window, so the history it records is linearizable by
+construction (the effect order is a witness). A crashed op is recorded as
+info; it took effect (at an instant after its invoke) or not, by coin flip,
+and its process is never used again. ``plant_stale_read`` then edits one ok
+read so that no linearization can exist. All randomness comes from the
+``random.Random`` passed in, so a printed seed reproduces a history.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import replace
+
+from harness.history.ops import Op, OpType
+
+
+def simulate_register(
+    rng: random.Random,
+    *,
+    ops: int,
+    clients: int,
+    keys: int = 1,
+    info_fraction: float = 0.0,
+    read_fraction: float = 0.5,
+    cas_fraction: float = 0.0,
+    max_latency: int = 20,
+) -> list[Op]:
+    """A linearizable history of ``ops`` operations; unique write values.
+
+    Each client issues ops back to back (think time 0..max_latency); latency
+    is 1..max_latency, so about ``clients`` ops are concurrent at any moment.
+    """
+    events: list[tuple[int, int, str, int | str, str, object, object]] = []
+    effects: list[tuple[int, int]] = []  # (instant, op number)
+    specs: list[dict] = []
+    clock = [0] * clients
+    process_of = list(range(clients))
+    next_process = clients
+    next_value = 1
+    for number in range(ops):
+        client = min(range(clients), key=lambda c: clock[c])
+        start = clock[client] + rng.randint(0, max_latency)
+        end = start + rng.randint(1, max_latency)
+        key = f"k{rng.randrange(keys)}" if keys > 1 else None
+        roll = rng.random()
+        if roll < read_fraction:
+            spec = {"f": "read", "value": None}
+        elif roll < read_fraction + cas_fraction:
+            spec = {"f": "cas", "value": None, "new": next_value}
+            next_value += 1
+        else:
+            spec = {"f": "write", "value": next_value}
+            next_value += 1
+        crashed = rng.random() < info_fraction
+        spec.update(key=key, process=process_of[client], start=start, end=end, crashed=crashed)
+        specs.append(spec)
+        if not crashed or rng.random() < 0.5:
+            effects.append((rng.randint(start * 2 + 1, end * 2 - 1 + 2 * crashed), number))
+        if crashed:
+            process_of[client] = next_process
+            next_process += 1
+        clock[client] = end
+    _apply_effects(rng, specs, effects)
+    for number, spec in enumerate(specs):
+        invoke_value = spec["value"] if spec["f"] != "read" else None
+        if spec["f"] == "cas":
+            invoke_value = [spec["expected"], spec["new"]]
+        events.append(
+            (
+                spec["start"] * 2,
+                number,
+                "invoke",
+                spec["process"],
+                spec["f"],
+                invoke_value,
+                spec["key"],
+            )
+        )
+        outcome = "info" if spec["crashed"] else spec.get("outcome", "ok")
+        done_value = spec["value"] if spec["f"] != "cas" else invoke_value
+        events.append(
+            (spec["end"] * 2, number, outcome, spec["process"], spec["f"], done_value, spec["key"])
+        )
+    events.sort(key=lambda e: (e[0], e[2] == "invoke", e[1]))
+    return [
+        Op(index=i, time=t, process=p, type=OpType(kind), f=f, value=v, key=k)
+        for i, (t, _, kind, p, f, v, k) in enumerate(events)
+    ]
+
+
+def _apply_effects(rng: random.Random, specs: list[dict], effects: list[tuple[int, int]]) -> None:
+    """Run the effects in instant order against atomic registers; fill in reads and cas outcomes."""
+    heapq.heapify(effects)
+    registers: dict[object, object] = {}
+    history_of: dict[object, list[object]] = {}
+    effected = set()
+    while effects:
+        _, number = heapq.heappop(effects)
+        effected.add(number)
+        spec = specs[number]
+        key = spec["key"]
+        current = registers.get(key)
+        if spec["f"] == "read":
+            spec["value"] = current
+        elif spec["f"] == "write":
+            registers[key] = spec["value"]
+            history_of.setdefault(key, []).append(spec["value"])
+        else:
+            seen = history_of.get(key, [])
+            spec["expected"] = current if not seen or rng.random() < 0.7 else rng.choice(seen)
+            if spec["expected"] == current:
+                registers[key] = spec["new"]
+                history_of.setdefault(key, []).append(spec["new"])
+            else:
+                spec["outcome"] = "fail"
+    for number, spec in enumerate(specs):
+        if number not in effected and spec["f"] == "cas":  # a crashed cas that never happened
+            spec["expected"] = None
+
+
+def plant_stale_read(rng: random.Random, history: list[Op]) -> list[Op] | None:
+    """Change one ok read to return a value that was certainly overwritten.
+
+    Picks a read R and ok writes W1, W2 on R's key with W1 completing before W2
+    is invoked and W2 completing before R is invoked; R then returns W1's value,
+    which no linearization allows (values are unique). None if no such triple.
+    """
+    position = {op.index: n for n, op in enumerate(history)}
+    windows: dict[object, list[tuple[int, int, Op]]] = {}
+    open_ops: dict[object, Op] = {}
+    for n, op in enumerate(history):
+        if op.type is OpType.INVOKE:
+            open_ops[op.process] = op
+            continue
+        invoke = open_ops.pop(op.process)
+        if op.type is OpType.OK and op.f in ("write", "read"):
+            windows.setdefault(op.f, []).append((position[invoke.index], n, op))
+    reads = list(windows.get("read", []))
+    rng.shuffle(reads)
+    writes = sorted(windows.get("write", []), key=lambda w: w[1])
+    for read_start, _, read in reads:
+        before = [w for w in writes if w[1] < read_start and w[2].key == read.key]
+        for second_start, _, second in reversed(before):
+            older = [w for w in before if w[1] < second_start and w[2].value != read.value]
+            if older and second.value != read.value:
+                stale = rng.choice(older)[2].value
+                return [replace(op, value=stale) if op is read else op for op in history]
+    return None

@@ -1,0 +1,98 @@
+"""A readers-writer lock with fencing tokens, one per lock name (``key``).
+
+Op encoding:
+    acquire  invoke value {"mode": "shared"|"exclusive", "owner": o}
+             completion ok value {"token": t, ...}
+    release  invoke value {"owner": o, "token": t}     completion ok
+
+The owner defaults to the op's process when the value names none. The state
+is ``(holders, last_token)``: holders is a frozenset of (owner, mode, token).
+Rules (the lock manager's contract in DESIGN.md and docs/locks.md):
+- exclusive is granted only when no *other* owner holds the lock (the sole
+  shared holder may upgrade); shared only when no other owner holds it
+  exclusively (an exclusive holder may downgrade);
+- a fencing token is strictly greater than every token issued before on this
+  lock, except that re-acquiring a mode already held may return the same token;
+- a release must name a grant that is held (and its token, when given).
+An info acquire has an unknown token; it is placed as a grant with token None
+and does not raise ``last_token`` (so no later token is judged against it).
+Lease expiry is not modelled: run lock workloads with TTLs longer than a hold,
+or an expired-and-regranted lock shows up as an overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.history.ops import Op
+from spec.models.base import PlainModel, State, freeze
+
+Hold = tuple[Any, str, Any]  # (owner, mode, token)
+
+
+def _field(op: Op | None, name: str) -> Any:
+    if op is None or not isinstance(op.value, dict):
+        return None
+    return freeze(op.value.get(name))
+
+
+def _owner(invoke: Op) -> Any:
+    owner = _field(invoke, "owner")
+    return invoke.process if owner is None else owner
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RwLockModel(PlainModel):
+    name: str = "rwlock"
+
+    def init(self) -> State:
+        return (frozenset(), 0)
+
+    def step(self, state: State, invoke: Op, completion: Op | None) -> State | None:
+        holders, last_token = state  # type: ignore[misc]
+        owner = _owner(invoke)
+        mine = next((hold for hold in holders if hold[0] == owner), None)
+        others = frozenset(hold for hold in holders if hold[0] != owner)
+        token = _field(completion, "token")
+        if invoke.f == "acquire":
+            mode = _field(invoke, "mode") or _field(completion, "mode") or "exclusive"
+            return _acquire(others, mine, last_token, owner, mode, token)
+        if invoke.f == "release":
+            wanted = _field(invoke, "token")
+            if mine is None or (wanted is not None and mine[2] not in (None, wanted)):
+                return None
+            return (others, last_token)
+        return None
+
+    def describe_op(self, invoke: Op, completion: Op | None) -> str:
+        where = "" if invoke.key is None else f" {invoke.key}"
+        if invoke.f == "acquire":
+            mode = _field(invoke, "mode") or "exclusive"
+            token = "?" if completion is None else _field(completion, "token")
+            return f"acquire{where} {mode} by {_owner(invoke)!r} -> token {token}"
+        return f"{invoke.f}{where} by {_owner(invoke)!r} token {_field(invoke, 'token')}"
+
+    def describe_state(self, state: State) -> str:
+        holders, last_token = state  # type: ignore[misc]
+        if not holders:
+            return f"free (last token {last_token})"
+        shown = ", ".join(f"{o!r} {m} #{t}" for o, m, t in sorted(holders, key=repr))
+        return f"held by {shown} (last token {last_token})"
+
+
+def _acquire(
+    others: frozenset[Hold], mine: Hold | None, last_token: int, owner: Any, mode: str, token: Any
+) -> State | None:
+    if mode == "exclusive" and others:
+        return None
+    if mode == "shared" and any(hold[1] == "exclusive" for hold in others):
+        return None
+    same_grant = mine is not None and mine[1] == mode and token is not None and token == mine[2]
+    if token is not None and not same_grant and not token > last_token:
+        return None
+    new_last = last_token if token is None else max(last_token, token)
+    return (others | {(owner, mode, token)}, new_last)
+
+
+RWLOCK = RwLockModel()

@@ -7,14 +7,15 @@ JSON gateway: /v3/lease/grant, /v3/lock/lock, /v3/lock/unlock. Absent etcd,
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
+import json
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def etcd_cluster(nodes: int = 3) -> Iterator[list[str]]:
                 log = open(Path(tmp) / f"e{i}.log", "wb")  # noqa: SIM115 - owned by the process
                 processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
             urls = [f"http://127.0.0.1:{port}" for port in client_ports]
-            asyncio.run(_wait_ready(urls[0]))
+            _wait_ready(urls[0])
             yield urls
         finally:
             for process in processes:
@@ -64,17 +65,17 @@ def etcd_cluster(nodes: int = 3) -> Iterator[list[str]]:
                     process.kill()
 
 
-async def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
+def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.post(
-                    f"{url}/v3/kv/put", json={"key": "cmVhZHk=", "value": "MQ=="}
-                ) as r:
-                    if r.status == 200:
-                        return
-            await asyncio.sleep(0.2)
+    body = json.dumps({"key": "cmVhZHk=", "value": "MQ=="}).encode()
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/v3/kv/put", data=body, timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.2)
     raise RuntimeError("etcd cluster did not become ready")
 
 

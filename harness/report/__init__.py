@@ -1,0 +1,1 @@
+"""Run reports: report.md, results.json, plots and the self-contained timeline.html."""

@@ -1,0 +1,109 @@
+"""Raft replication measured the way PySyncObj measures itself, both systems in one run.
+
+Commands are proposed inside the leader process at concurrency 1, 32, 512
+and 8192 with payloads of 16 B and 1 KiB, on 3 node processes on 127.0.0.1.
+Sinkron is measured twice: with fsync (the default, and the honest setting:
+nothing is acknowledged before it is durable on a quorum) and with fsync off
+(like for like: PySyncObj's journal is an mmap it never fsyncs). PySyncObj
+runs in journal mode, plain and batched (appendEntriesUseBatch).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+TITLE = "Raft replication inside the leader process: Sinkron vs PySyncObj (3 local processes)"
+CONCURRENCY = (1, 32, 512, 8192)
+PAYLOAD_BYTES = (16, 1024)
+SECONDS = float(os.environ.get("SINKRON_BENCH_SECONDS", "4"))
+
+
+def _plan() -> list[dict[str, Any]]:
+    return [
+        {"concurrency": c, "payload_bytes": p, "seconds": SECONDS}
+        for p in PAYLOAD_BYTES
+        for c in CONCURRENCY
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_sinkron(plan: list[dict[str, Any]], *, fsync: bool) -> list[dict[str, Any]]:
+    ids = ["n1", "n2", "n3"]
+    ports = {node: _free_port() for node in ids}
+    peers = ",".join(f"{node}=127.0.0.1:{ports[node]}" for node in ids)
+    with tempfile.TemporaryDirectory(prefix="sinkron-repl-bench-") as tmp:
+        workdir = Path(tmp)
+        plan_file, out_file = workdir / "plan.json", workdir / "out.json"
+        plan_file.write_text(json.dumps(plan))
+        processes = []
+        for node in ids:
+            env = {
+                **os.environ,
+                "SINKRON_NODE_ID": node,
+                "SINKRON_PEERS": peers,
+                "SINKRON_PEER_HOST": "127.0.0.1",
+                "SINKRON_PEER_PORT": str(ports[node]),
+                "SINKRON_HTTP_PORT": str(_free_port()),
+                "SINKRON_DATA_DIR": str(workdir / node),
+                "SINKRON_CLUSTER_ID": "bench",
+                "SINKRON_CLUSTER_SECRET": "bench-secret",
+                "SINKRON_FSYNC": "1" if fsync else "0",
+                "SINKRON_LOG_LEVEL": "warning",
+            }
+            command = [
+                sys.executable,
+                "-m",
+                "harness.bench._sinkron_node",
+                "--plan",
+                str(plan_file),
+                "--out",
+                str(out_file),
+            ]
+            log = open(workdir / f"{node}.log", "wb")  # noqa: SIM115 - owned by the process
+            processes.append(
+                (subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log)
+            )
+        budget = 60 + sum(case["seconds"] + 15 for case in plan)
+        try:
+            for process, _ in processes:
+                process.wait(timeout=budget)
+        finally:
+            for process, log in processes:
+                if process.poll() is None:
+                    process.kill()
+                log.close()
+        if not out_file.exists():
+            tail = (workdir / "n1.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"Sinkron cluster produced no results:\n{tail}")
+        return list(json.loads(out_file.read_text()))
+
+
+def run() -> list[dict[str, Any]]:
+    plan = _plan()
+    rows: list[dict[str, Any]] = []
+    for fsync in (True, False):
+        for row in run_sinkron(plan, fsync=fsync):
+            rows.append({"system": f"sinkron fsync={'on' if fsync else 'off'}", **row})
+    try:
+        from harness.bench._pysyncobj_driver import run_pysyncobj
+    except ImportError:
+        rows.append({"system": "pysyncobj (not installed: pip install .[bench])"})
+        return rows
+    for batch in (False, True):
+        for row in run_pysyncobj(plan, batch=batch):
+            rows.append({"system": f"pysyncobj journal{' batched' if batch else ''}", **row})
+    for row in rows:
+        row.pop("seconds", None)
+    return rows

@@ -234,3 +234,52 @@ class Relay:
     def __repr__(self) -> str:
         state = "blackholed" if self.blackholed else "open"
         return f"Relay({self.name} :{self.listen_port} -> :{self.target_port}, {state})"
+
+
+class RelayNetwork:
+    """Every directed link of a local cluster as a ``Relay`` (the backend's default network).
+
+    Node i's SINKRON_PEERS lists, for each j != i, the listening port of
+    relay (i, j); its own entry is its real peer port.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.relays: dict[tuple[str, str], Relay] = {}
+
+    async def setup(self, peer_ports: dict[str, int]) -> None:
+        """Start one relay per ordered pair of distinct nodes."""
+        for source in peer_ports:
+            for target, port in peer_ports.items():
+                if source == target or (source, target) in self.relays:
+                    continue
+                relay = Relay(name=f"{source}->{target}", target_host=self.host, target_port=port)
+                await relay.start()
+                self.relays[(source, target)] = relay
+
+    def node_host(self, node: str) -> str:
+        return self.host
+
+    def command_prefix(self, node: str) -> list[str]:
+        return []
+
+    def peer_address(self, source: str, target: str, peer_ports: dict[str, int]) -> tuple[str, int]:
+        if source == target:
+            return self.host, peer_ports[target]
+        return self.host, self.relays[(source, target)].listen_port
+
+    async def partition(self, links: set[tuple[str, str]]) -> None:
+        for link, relay in self.relays.items():
+            if link in links:
+                relay.blackhole()
+        await self.heal(keep=links)
+
+    async def heal(self, keep: set[tuple[str, str]] | None = None) -> None:
+        for link, relay in self.relays.items():
+            if not keep or link not in keep:
+                relay.heal()
+
+    async def close(self) -> None:
+        for relay in self.relays.values():
+            await relay.close()
+        self.relays.clear()

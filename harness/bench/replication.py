@@ -10,6 +10,7 @@ runs in journal mode, plain and batched (appendEntriesUseBatch).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -96,11 +97,11 @@ def run() -> list[dict[str, Any]]:
     for fsync in (True, False):
         for row in run_sinkron(plan, fsync=fsync):
             rows.append({"system": f"sinkron fsync={'on' if fsync else 'off'}", **row})
-    try:
-        from harness.bench._pysyncobj_driver import run_pysyncobj
-    except ImportError:
+    if importlib.util.find_spec("pysyncobj") is None:
         rows.append({"system": "pysyncobj (not installed: pip install .[bench])"})
         return rows
+    from harness.bench._pysyncobj_driver import run_pysyncobj
+
     for batch in (False, True):
         for row in run_pysyncobj(plan, batch=batch):
             rows.append({"system": f"pysyncobj journal{' batched' if batch else ''}", **row})

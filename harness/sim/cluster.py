@@ -1,0 +1,327 @@
+"""A cluster of real ``RaftNode``s + ``KvStateMachine``s wired to simulated disks and network.
+
+Theory of operation: ``SimCluster`` is the one place that carries out the
+effects of ``RaftNode.step`` the way a runtime must (impl/raft/effects.py):
+in list order; a Send or reply behind a Persist waits for that write to be
+durable (``SimStorage`` holds it); Apply feeds the state machine in index
+order. It has no policy: *what* happens next (which message is delivered,
+which node ticks, when a disk finishes) is chosen by the caller, either the
+seeded ``Simulator`` or the Hypothesis machine. Everything the spec
+invariants need is fed to an ``Observer`` as it happens (roles after every
+step, entries as they are applied) and ``check()`` runs the whole-snapshot
+predicates.
+
+Rules:
+  Rule 1. An exception from node code becomes ``NodeFailed`` naming the node
+          and the event; the caller classifies it (an AssertionError is a
+          broken invariant: CORRECTNESS; anything else: CRASH).
+  Rule 2. Removed nodes are stopped once they know they were removed and
+          their ids are never reused, so no node ever restarts with amnesia.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from harness.sim.network import SimNetwork
+from harness.sim.storage import PendingWrite, SimStorage
+from impl.kv import KvStateMachine
+from impl.raft.config import RaftConfig
+from impl.raft.effects import (
+    Accepted,
+    Apply,
+    ApplySnapshot,
+    Persist,
+    PersistSnapshot,
+    ReadReady,
+    Rejected,
+    Send,
+)
+from impl.raft.events import Event, Persisted, Received, Tick
+from impl.raft.messages import Message
+from impl.raft.node import RaftNode
+from impl.raft.types import ClusterConfig, Entry, EntryKind, NodeId, RestoredState, Role
+from impl.statemachine import decode_command
+from spec.invariants import Observer
+from spec.snapshot import ClusterSnapshot, NodeSnapshot
+
+Reply = Accepted | ReadReady | Rejected
+NodeFactory = Callable[[NodeId, RaftConfig, RestoredState, Callable[[int, int], int]], Any]
+
+
+class NodeFailed(Exception):
+    """Node code raised while handling an event (Rule 1)."""
+
+    def __init__(self, node_id: NodeId, event: object, error: BaseException) -> None:
+        super().__init__(f"{node_id} raised {type(error).__name__}: {error} while handling {event}")
+        self.node_id = node_id
+        self.event = event
+        self.error = error
+
+
+class ClusterListener(Protocol):
+    """What clients hear: replies, applied results, and nodes that vanished."""
+
+    def on_reply(self, node_id: NodeId, reply: Reply) -> None: ...
+
+    def on_apply(self, node_id: NodeId, entry: Entry, result: Any) -> None: ...
+
+    def on_node_lost(self, node_id: NodeId) -> None: ...
+
+
+class _NoListener:
+    def on_reply(self, node_id: NodeId, reply: Reply) -> None:
+        pass
+
+    def on_apply(self, node_id: NodeId, entry: Entry, result: Any) -> None:
+        pass
+
+    def on_node_lost(self, node_id: NodeId) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class NodeSlot:
+    """Everything the simulator keeps for one node id."""
+
+    storage: SimStorage
+    bootstrap: ClusterConfig | None
+    raft: Any = None  # RaftNode, or None while crashed / not started
+    machine: KvStateMachine | None = None
+    applied_index: int = 0
+    removed: bool = False  # stopped for good after leaving the configuration
+
+
+class SimCluster:
+    def __init__(
+        self,
+        *,
+        voters: list[NodeId],
+        rng: random.Random,
+        network: SimNetwork | None = None,
+        raft_config: RaftConfig | None = None,
+        node_factory: NodeFactory = RaftNode,
+        disk_delay: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.rng = rng
+        self.network = network if network is not None else SimNetwork(rng=rng)
+        self.raft_config = raft_config if raft_config is not None else RaftConfig()
+        self.node_factory = node_factory
+        self.disk_delay = disk_delay
+        self.now = 0
+        self.listener: ClusterListener = _NoListener()
+        self.observer = Observer()
+        self.steps = 0
+        self._request_id = 0
+        bootstrap = ClusterConfig(voters=frozenset(voters))
+        self.committed_config = bootstrap
+        self.committed_config_index = 0
+        self.retire_pending: set[NodeId] = set()
+        self.slots: dict[NodeId, NodeSlot] = {}
+        for node_id in voters:
+            self.slots[node_id] = NodeSlot(storage=SimStorage(), bootstrap=bootstrap)
+            self.start(node_id)
+
+    # -- membership of the simulation (not of Raft) -----------------------------------------
+
+    @property
+    def live(self) -> list[NodeId]:
+        return [node_id for node_id, slot in self.slots.items() if slot.raft is not None]
+
+    @property
+    def crashed(self) -> list[NodeId]:
+        return [
+            node_id
+            for node_id, slot in self.slots.items()
+            if slot.raft is None and not slot.removed
+        ]
+
+    def next_request_id(self) -> int:
+        self._request_id += 1
+        return self._request_id
+
+    def node(self, node_id: NodeId) -> Any:
+        return self.slots[node_id].raft
+
+    def add_spare(self, node_id: NodeId) -> None:
+        """Start a brand-new, empty node that waits for a leader to contact it."""
+        assert node_id not in self.slots, f"node id {node_id} is never reused"
+        self.slots[node_id] = NodeSlot(storage=SimStorage(), bootstrap=None)
+        self.start(node_id)
+
+    def start(self, node_id: NodeId) -> None:
+        """(Re)start a node from its durable storage."""
+        slot = self.slots[node_id]
+        assert slot.raft is None and not slot.removed
+        restored = slot.storage.restored(slot.bootstrap)
+        slot.machine = KvStateMachine()
+        slot.applied_index = 0
+        if restored.snapshot is not None:
+            slot.machine.restore(restored.snapshot.data)
+            slot.applied_index = restored.snapshot.index
+        try:
+            slot.raft = self.node_factory(node_id, self.raft_config, restored, self.rng.randint)
+        except Exception as error:
+            raise NodeFailed(node_id, "start", error) from error
+
+    def crash(self, node_id: NodeId) -> None:
+        """Stop a node and lose its non-durable writes (and the effects held behind them)."""
+        slot = self.slots[node_id]
+        slot.raft = None
+        slot.machine = None
+        slot.storage.crash()
+        self.listener.on_node_lost(node_id)
+
+    def retire(self, node_id: NodeId) -> None:
+        """Stop a node removed from the configuration, for good (Rule 2)."""
+        if self.slots[node_id].raft is not None:
+            self.crash(node_id)
+        self.slots[node_id].removed = True
+
+    # -- driving -----------------------------------------------------------------------------
+
+    def step(self, node_id: NodeId, event: Event) -> None:
+        slot = self.slots[node_id]
+        raft = slot.raft
+        if raft is None:
+            return
+        self.steps += 1
+        try:
+            effects = raft.step(event)
+        except Exception as error:
+            raise NodeFailed(node_id, event, error) from error
+        self.observer.observe_role(node_id, raft.role, raft.term)
+        self._carry_out(node_id, slot, effects)
+        while self.retire_pending:
+            self.retire(self.retire_pending.pop())
+
+    def tick(self, node_id: NodeId) -> None:
+        self.step(node_id, Tick())
+
+    def deliver(self, message: Message) -> None:
+        slot = self.slots.get(message.to_id)
+        if slot is None or slot.raft is None:
+            return
+        self.step(message.to_id, Received(message=message))
+
+    def complete_write(self, node_id: NodeId) -> None:
+        """The oldest pending write of ``node_id`` becomes durable; release what waited for it."""
+        slot = self.slots[node_id]
+        write = slot.storage.complete_next()
+        self._release(node_id, write)
+        if slot.raft is None:
+            return
+        match write.effect:
+            case Persist(entries=entries) if entries:
+                last = entries[-1]
+                self.step(node_id, Persisted(index=last.index, term=last.term))
+            case PersistSnapshot(snapshot=snapshot):
+                self.step(node_id, Persisted(index=snapshot.index, term=snapshot.term))
+            case _:
+                pass
+
+    def complete_due_writes(self, now: int) -> None:
+        for node_id, slot in list(self.slots.items()):
+            while slot.storage.pending and slot.storage.pending[0].done_at <= now:
+                self.complete_write(node_id)
+
+    def _carry_out(self, node_id: NodeId, slot: NodeSlot, effects: list[Any]) -> None:
+        barrier: PendingWrite | None = None
+        for effect in effects:
+            match effect:
+                case Persist() | PersistSnapshot():
+                    barrier = slot.storage.submit(effect, self.now + self.disk_delay())
+                case Send() | Accepted() | ReadReady() | Rejected():
+                    if barrier is not None:
+                        barrier.held.append(effect)
+                    else:
+                        self._emit(node_id, effect)
+                case Apply(entries=entries):
+                    self._apply(node_id, slot, entries)
+                case ApplySnapshot(snapshot=snapshot):
+                    assert snapshot.index >= slot.applied_index, (
+                        f"apply_order: {node_id} was told to install snapshot "
+                        f"{snapshot.index} after applying {slot.applied_index}"
+                    )
+                    assert slot.machine is not None
+                    slot.machine.restore(snapshot.data)
+                    slot.applied_index = snapshot.index
+                case _:
+                    raise AssertionError(f"unknown effect {effect!r} from {node_id}")
+
+    def _release(self, node_id: NodeId, write: PendingWrite) -> None:
+        for effect in write.held:
+            self._emit(node_id, effect)
+
+    def _emit(self, node_id: NodeId, effect: Any) -> None:
+        if isinstance(effect, Send):
+            assert effect.message.from_id == node_id, f"{node_id} sent {effect.message}"
+            self.network.send(effect.message, self.now)
+        elif self.slots[node_id].raft is not None:
+            self.listener.on_reply(node_id, effect)
+
+    def _apply(self, node_id: NodeId, slot: NodeSlot, entries: tuple[Entry, ...]) -> None:
+        machine = slot.machine
+        assert machine is not None
+        for entry in entries:
+            assert entry.index == slot.applied_index + 1, (
+                f"apply_order: {node_id} applied {entry} after index {slot.applied_index} "
+                "(Rule 4: in order, never twice)"
+            )
+            result: Any = None
+            if entry.kind is EntryKind.NORMAL:
+                result = machine.apply(entry.index, decode_command(entry.data))
+            slot.applied_index = entry.index
+            self.observer.observe_applied(node_id, (entry,), slot.raft.term)
+            self.listener.on_apply(node_id, entry, result)
+            if entry.kind is EntryKind.CONFIG and entry.config is not None:
+                self._maybe_retire(entry.index, entry.config)
+
+    def _maybe_retire(self, index: int, config: ClusterConfig) -> None:
+        """Members dropped by a newer *committed* configuration are stopped (Rule 2)."""
+        if index <= self.committed_config_index:
+            return
+        dropped = self.committed_config.members - config.members
+        self.committed_config = config
+        self.committed_config_index = index
+        self.retire_pending.update(dropped)
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def snapshot(self) -> ClusterSnapshot:
+        nodes = []
+        for node_id, slot in self.slots.items():
+            raft = slot.raft
+            if raft is None:
+                continue
+            snap = raft.snapshot
+            nodes.append(
+                NodeSnapshot(
+                    id=node_id,
+                    term=raft.term,
+                    role=raft.role,
+                    voted_for=raft.voted_for,
+                    commit_index=raft.commit_index,
+                    applied_index=slot.applied_index,
+                    snapshot_index=snap.index if snap is not None else 0,
+                    snapshot_term=snap.term if snap is not None else 0,
+                    entries=tuple(raft.log_entries()),
+                )
+            )
+        return ClusterSnapshot(nodes=tuple(nodes))
+
+    def check(self) -> None:
+        """Run every spec invariant on the current state (raises InvariantViolation)."""
+        self.observer.observe_snapshot(self.snapshot())
+
+    def leader(self) -> NodeId | None:
+        """The live leader with the highest term, if any."""
+        best: tuple[int, NodeId] | None = None
+        for node_id in self.live:
+            raft = self.slots[node_id].raft
+            if raft.role is Role.LEADER and (best is None or raft.term > best[0]):
+                best = (raft.term, node_id)
+        return best[1] if best is not None else None

@@ -1,0 +1,238 @@
+"""Raft's safety properties (Raft Figure 3) as pure predicates.
+
+Theory of operation: each predicate takes plain values (``ClusterSnapshot``s
+and entries), returns True when the property holds, and raises
+``InvariantViolation`` (an ``AssertionError``) with a message a person can
+read when it does not. One style everywhere: callers may write
+``assert election_safety(snapshot)`` or just call it; either way a violation
+surfaces as an AssertionError naming the property, the nodes and the index.
+
+Rules:
+  Rule 1. Predicates never mutate their inputs and never look at a live node.
+  Rule 2. A snapshot shows one instant, so properties over time (one leader
+          per term for the whole run, a leader never rewrites its log,
+          committed entries are never lost) are checked by ``Observer``,
+          which accumulates what it has seen and calls the same predicates.
+  Rule 3. No false alarms: when a node no longer holds an entry (compacted
+          into its snapshot) the predicates skip it rather than guess.
+
+The five properties (Raft §5.2-§5.4, Figure 3):
+  election_safety      at most one leader can be elected in a given term.
+  leader_append_only   a leader never overwrites or deletes entries in its log.
+  log_matching         if two logs contain an entry with the same index and
+                       term, the logs are identical in all entries up through
+                       that index.
+  leader_completeness  if an entry is committed in a given term, it is present
+                       in the logs of the leaders of all higher-numbered terms.
+  state_machine_safety if a server has applied an entry at an index, no other
+                       server ever applies a different entry for that index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from impl.raft.types import Entry, NodeId, Role
+from spec.snapshot import ClusterSnapshot, NodeSnapshot
+
+
+class InvariantViolation(AssertionError):
+    """A Raft safety property does not hold; the message names the property first."""
+
+
+def _fail(prop: str, message: str) -> InvariantViolation:
+    return InvariantViolation(f"{prop}: {message}")
+
+
+def election_safety(snapshot: ClusterSnapshot) -> bool:
+    """At most one node is leader in any term at this instant (Raft §5.2)."""
+    seen: dict[int, NodeId] = {}
+    for node in snapshot.leaders():
+        other = seen.setdefault(node.term, node.id)
+        if other != node.id:
+            raise _fail(
+                "election_safety", f"{other} and {node.id} are both leader in term {node.term}"
+            )
+    return True
+
+
+def _check_pair_matches(a: NodeSnapshot, b: NodeSnapshot) -> None:
+    low = max(a.snapshot_index, b.snapshot_index) + 1
+    high = min(a.last_index, b.last_index)
+    # Find the highest index both logs hold with the same term; every entry
+    # below it must then be identical (Raft §5.3, Log Matching).
+    top = None
+    for index in range(high, low - 1, -1):
+        if a.term_at(index) == b.term_at(index):
+            top = index
+            break
+    if top is None:
+        return
+    for index in range(top, low - 1, -1):
+        entry_a, entry_b = a.entry_at(index), b.entry_at(index)
+        if entry_a != entry_b:
+            raise _fail(
+                "log_matching",
+                f"{a.id} and {b.id} agree on the term at index {top} "
+                f"but differ at index {index}: {entry_a} vs {entry_b}",
+            )
+
+
+def log_matching(snapshot: ClusterSnapshot) -> bool:
+    """Logs that share an (index, term) are identical up to that index (Raft §5.3)."""
+    nodes = snapshot.nodes
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1 :]:
+            _check_pair_matches(a, b)
+    return True
+
+
+def leader_append_only(before: ClusterSnapshot, after: ClusterSnapshot) -> bool:
+    """A node that is leader of the same term at both instants only appended (Raft §5.3)."""
+    earlier = {node.id: node for node in before.leaders()}
+    for node in after.leaders():
+        old = earlier.get(node.id)
+        if old is None or old.term != node.term:
+            continue
+        if node.last_index < old.last_index:
+            raise _fail(
+                "leader_append_only",
+                f"leader {node.id} of term {node.term} shrank its log from "
+                f"{old.last_index} to {node.last_index}",
+            )
+        for entry in old.entries:
+            now = node.entry_at(entry.index)
+            if now is not None and now != entry:
+                raise _fail(
+                    "leader_append_only",
+                    f"leader {node.id} of term {node.term} replaced {entry} with {now}",
+                )
+    return True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommittedEntry:
+    """An entry known to be committed, and the lowest term of a node that knew it."""
+
+    entry: Entry
+    known_in_term: int
+
+
+def leader_completeness(
+    snapshot: ClusterSnapshot,
+    committed: Mapping[int, CommittedEntry],
+    committed_index_max: int | None = None,
+) -> bool:
+    """Every leader holds every entry committed in an earlier term (Raft §5.4, Figure 3).
+
+    ``known_in_term`` is the term of a node that already counted the entry
+    as committed; the entry was therefore committed in that term or before,
+    so every leader of a strictly higher term must hold it. Pass
+    ``committed_index_max`` (the highest key of ``committed``) to skip
+    scanning the whole map; entries a leader compacted are not checked.
+    """
+    top = max(committed, default=0) if committed_index_max is None else committed_index_max
+    for leader in snapshot.leaders():
+        for index in range(leader.snapshot_index + 1, top + 1):
+            known = committed.get(index)
+            if known is None or known.known_in_term >= leader.term:
+                continue
+            held = leader.entry_at(index)
+            if held != known.entry:
+                raise _fail(
+                    "leader_completeness",
+                    f"leader {leader.id} of term {leader.term} holds {held} at index "
+                    f"{index}, but {known.entry} was committed by term {known.known_in_term}",
+                )
+    return True
+
+
+def state_machine_safety(applied: Mapping[NodeId, Iterable[Entry]]) -> bool:
+    """No two nodes apply different entries at the same index (Raft §5.4.3)."""
+    first: dict[int, tuple[NodeId, Entry]] = {}
+    for node_id, entries in applied.items():
+        for entry in entries:
+            other = first.setdefault(entry.index, (node_id, entry))
+            if other[1] != entry:
+                raise _fail(
+                    "state_machine_safety",
+                    f"{other[0]} applied {other[1]} but {node_id} applied {entry} "
+                    f"at index {entry.index}",
+                )
+    return True
+
+
+@dataclass(slots=True)
+class Observer:
+    """Accumulates what a run has shown, to check properties that span time.
+
+    Feed it every role change (``observe_role``, cheap: call after every
+    step), every applied batch (``observe_applied``) and, as often as you can
+    afford, whole snapshots (``observe_snapshot``). Each method raises
+    ``InvariantViolation`` at the first violation.
+    """
+
+    leaders_by_term: dict[int, NodeId] = field(default_factory=dict)
+    committed: dict[int, CommittedEntry] = field(default_factory=dict)
+    applied: dict[int, tuple[NodeId, Entry]] = field(default_factory=dict)
+    committed_index_max: int = 0
+    previous: ClusterSnapshot | None = None
+    snapshots_seen: int = 0
+    _commit_scanned: dict[NodeId, int] = field(default_factory=dict)
+
+    def observe_role(self, node_id: NodeId, role: Role, term: int) -> None:
+        """Election safety over the whole run: one leader per term, ever (Raft §5.2)."""
+        if role is not Role.LEADER:
+            return
+        other = self.leaders_by_term.setdefault(term, node_id)
+        if other != node_id:
+            raise _fail("election_safety", f"{other} and {node_id} were both leader in term {term}")
+
+    def observe_committed(self, node_id: NodeId, entry: Entry, term: int) -> None:
+        """Record ``entry`` as committed; two different committed entries at one index is fatal."""
+        known = self.committed.get(entry.index)
+        if known is None:
+            self.committed[entry.index] = CommittedEntry(entry=entry, known_in_term=term)
+            self.committed_index_max = max(self.committed_index_max, entry.index)
+            return
+        if known.entry != entry:
+            raise _fail(
+                "state_machine_safety",
+                f"{node_id} committed {entry} at index {entry.index}, "
+                f"but {known.entry} was committed there by term {known.known_in_term}",
+            )
+        if term < known.known_in_term:
+            self.committed[entry.index] = CommittedEntry(entry=entry, known_in_term=term)
+
+    def observe_applied(self, node_id: NodeId, entries: Iterable[Entry], term: int) -> None:
+        """State machine safety, incrementally: compare with the first applier of each index."""
+        for entry in entries:
+            other = self.applied.setdefault(entry.index, (node_id, entry))
+            if other[1] != entry:
+                raise _fail(
+                    "state_machine_safety",
+                    f"{other[0]} applied {other[1]} but {node_id} applied {entry} "
+                    f"at index {entry.index}",
+                )
+            self.observe_committed(node_id, entry, term)
+
+    def observe_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        """Run every instant predicate, plus the ones that compare with the last snapshot."""
+        self.snapshots_seen += 1
+        for node in snapshot.nodes:
+            self.observe_role(node.id, node.role, node.term)
+            scanned = self._commit_scanned.get(node.id, 0)
+            if scanned > node.commit_index:  # the node restarted and forgot its commit index
+                scanned = 0
+            for index in range(max(node.snapshot_index, scanned) + 1, node.commit_index + 1):
+                entry = node.entry_at(index)
+                if entry is not None:
+                    self.observe_committed(node.id, entry, node.term)
+            self._commit_scanned[node.id] = node.commit_index
+        election_safety(snapshot)
+        log_matching(snapshot)
+        leader_completeness(snapshot, self.committed, self.committed_index_max)
+        if self.previous is not None:
+            leader_append_only(self.previous, snapshot)
+        self.previous = snapshot

@@ -40,7 +40,10 @@ class Persist:
 
     ``entries`` (possibly empty) replace the log from ``entries[0].index`` on:
     storage deletes every entry at or after that index, then appends.
-    ``hard_state`` is None when it did not change.
+    ``hard_state`` is None when it did not change. A Persist with neither
+    (``hard_state=None, entries=()``) is a barrier: the effects after it wait
+    until every earlier write is durable (a follower acknowledging entries
+    that an earlier step appended but storage has not yet acknowledged).
     """
 
     hard_state: HardState | None
@@ -102,6 +105,7 @@ class RejectReason(enum.Enum):
     INVALID_CONFIG_CHANGE = "invalid-config-change"
     TRANSFER_IN_PROGRESS = "transfer-in-progress"
     STEPPED_DOWN = "stepped-down"  # a pending ReadIndex lost its leader
+    INVALID_TRANSFER_TARGET = "invalid-transfer-target"  # not a voter of the current config
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,278 @@
+"""Messages to and from plain msgpack-able values.
+
+Theory of operation: the wire form of a message is a list whose first item is
+a small integer tag, followed by the fields in declaration order. Entries,
+snapshots and memberships are nested lists. Decoding trusts nothing: every
+field is type-checked and range-checked, and AppendEntries batches must be
+contiguous, so the node can assert on its own invariants without a peer
+ever being able to trip them.
+
+Rules:
+  Rule 1. ``message_from_wire`` raises ``RemoteProtocolError`` and nothing
+          else, whatever it is given (h11's "their fault" class).
+  Rule 2. Tags are never reused; a new message kind gets a new tag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from impl.errors import RemoteProtocolError
+from impl.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    InstallSnapshot,
+    InstallSnapshotResponse,
+    Message,
+    RequestVote,
+    RequestVoteResponse,
+    TimeoutNow,
+)
+from impl.raft.types import ClusterConfig, Entry, EntryKind, Index, NodeId, Snapshot, Term
+
+_KIND_TO_WIRE = {EntryKind.NORMAL: 0, EntryKind.NOOP: 1, EntryKind.CONFIG: 2}
+_WIRE_TO_KIND = {code: kind for kind, code in _KIND_TO_WIRE.items()}
+
+_TAG_REQUEST_VOTE = 1
+_TAG_REQUEST_VOTE_RESPONSE = 2
+_TAG_APPEND_ENTRIES = 3
+_TAG_APPEND_ENTRIES_RESPONSE = 4
+_TAG_INSTALL_SNAPSHOT = 5
+_TAG_INSTALL_SNAPSHOT_RESPONSE = 6
+_TAG_TIMEOUT_NOW = 7
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _config_to_wire(config: ClusterConfig) -> list[Any]:
+    return [sorted(config.voters), sorted(config.learners)]
+
+
+def _entry_to_wire(entry: Entry) -> list[Any]:
+    config = None if entry.config is None else _config_to_wire(entry.config)
+    return [entry.term, entry.index, _KIND_TO_WIRE[entry.kind], entry.data, config]
+
+
+def _snapshot_to_wire(snapshot: Snapshot) -> list[Any]:
+    return [snapshot.index, snapshot.term, _config_to_wire(snapshot.config), snapshot.data]
+
+
+def message_to_wire(message: Message) -> list[Any]:
+    """Encode ``message`` as a list of ints, strs, bytes, bools, None and nested lists."""
+    head = [message.from_id, message.to_id, message.term]
+    match message:
+        case RequestVote():
+            return [
+                _TAG_REQUEST_VOTE,
+                *head,
+                message.last_log_index,
+                message.last_log_term,
+                message.pre_vote,
+                message.leadership_transfer,
+            ]
+        case RequestVoteResponse():
+            return [_TAG_REQUEST_VOTE_RESPONSE, *head, message.vote_granted, message.pre_vote]
+        case AppendEntries():
+            return [
+                _TAG_APPEND_ENTRIES,
+                *head,
+                message.prev_log_index,
+                message.prev_log_term,
+                [_entry_to_wire(e) for e in message.entries],
+                message.leader_commit,
+                message.read_context,
+            ]
+        case AppendEntriesResponse():
+            return [
+                _TAG_APPEND_ENTRIES_RESPONSE,
+                *head,
+                message.success,
+                message.match_index,
+                message.reject_index,
+                message.conflict_term,
+                message.conflict_index,
+                message.read_context,
+            ]
+        case InstallSnapshot():
+            return [_TAG_INSTALL_SNAPSHOT, *head, _snapshot_to_wire(message.snapshot)]
+        case InstallSnapshotResponse():
+            return [_TAG_INSTALL_SNAPSHOT_RESPONSE, *head, message.match_index]
+        case TimeoutNow():
+            return [_TAG_TIMEOUT_NOW, *head]
+    raise TypeError(f"not a Raft message: {message!r}")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _fail(what: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"malformed Raft message: {what}")
+
+
+def _list(value: Any, length: int, what: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)) or len(value) != length:
+        raise _fail(f"{what} must be a list of {length} items")
+    return list(value)
+
+
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value >= 1 << 63:
+        raise _fail(f"{what} must be a non-negative int")
+    return value
+
+
+def _bool(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(f"{what} must be a bool")
+    return value
+
+
+def _node(value: Any, what: str) -> NodeId:
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise _fail(f"{what} must be a non-empty node id string")
+    return NodeId(value)
+
+
+def _bytes(value: Any, what: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray)):
+        raise _fail(f"{what} must be bytes")
+    return bytes(value)
+
+
+def _config_from_wire(value: Any) -> ClusterConfig:
+    voters_raw, learners_raw = _list(value, 2, "config")
+    if not isinstance(voters_raw, (list, tuple)) or not isinstance(learners_raw, (list, tuple)):
+        raise _fail("config voters/learners must be lists")
+    voters = frozenset(_node(v, "voter") for v in voters_raw)
+    learners = frozenset(_node(v, "learner") for v in learners_raw)
+    if len(voters) != len(voters_raw) or len(learners) != len(learners_raw):
+        raise _fail("config lists a node twice")
+    if voters & learners:
+        raise _fail("config has a node that is both voter and learner")
+    return ClusterConfig(voters=voters, learners=learners)
+
+
+def _entry_from_wire(value: Any) -> Entry:
+    term, index, kind_code, data, config = _list(value, 5, "entry")
+    kind = _WIRE_TO_KIND.get(kind_code) if isinstance(kind_code, int) else None
+    if kind is None or isinstance(kind_code, bool):
+        raise _fail(f"unknown entry kind {kind_code!r}")
+    if (kind is EntryKind.CONFIG) != (config is not None):
+        raise _fail("an entry carries a config iff it is a CONFIG entry")
+    return Entry(
+        term=Term(_int(term, "entry term")),
+        index=Index(_int(index, "entry index")),
+        kind=kind,
+        data=_bytes(data, "entry data"),
+        config=None if config is None else _config_from_wire(config),
+    )
+
+
+def _snapshot_from_wire(value: Any) -> Snapshot:
+    index, term, config, data = _list(value, 4, "snapshot")
+    return Snapshot(
+        index=Index(_int(index, "snapshot index")),
+        term=Term(_int(term, "snapshot term")),
+        config=_config_from_wire(config),
+        data=_bytes(data, "snapshot data"),
+    )
+
+
+def _append_entries_from_wire(head: dict[str, Any], rest: list[Any]) -> AppendEntries:
+    prev_index, prev_term, entries_raw, commit, read_context = _list(rest, 5, "AppendEntries")
+    if not isinstance(entries_raw, (list, tuple)):
+        raise _fail("entries must be a list")
+    prev_log_index = _int(prev_index, "prev_log_index")
+    entries = tuple(_entry_from_wire(e) for e in entries_raw)
+    previous_term = _int(prev_term, "prev_log_term")
+    for offset, entry in enumerate(entries):
+        # The node relies on batches being contiguous and term-ordered (Raft §5.3).
+        if entry.index != prev_log_index + 1 + offset:
+            raise _fail("entries are not contiguous after prev_log_index")
+        if entry.term < previous_term or entry.term > head["term"]:
+            raise _fail("entry terms must be non-decreasing and not above the message term")
+        previous_term = entry.term
+    context = _int(read_context, "read_context")
+    if context and entries:
+        raise _fail("a heartbeat (read_context > 0) carries no entries")
+    return AppendEntries(
+        **head,
+        prev_log_index=Index(prev_log_index),
+        prev_log_term=Term(_int(prev_term, "prev_log_term")),
+        entries=entries,
+        leader_commit=Index(_int(commit, "leader_commit")),
+        read_context=context,
+    )
+
+
+def _append_response_from_wire(head: dict[str, Any], rest: list[Any]) -> AppendEntriesResponse:
+    success, match, reject, conflict_term, conflict_index, context = _list(
+        rest, 6, "AppendEntriesResponse"
+    )
+    return AppendEntriesResponse(
+        **head,
+        success=_bool(success, "success"),
+        match_index=Index(_int(match, "match_index")),
+        reject_index=Index(_int(reject, "reject_index")),
+        conflict_term=None if conflict_term is None else Term(_int(conflict_term, "conflict_term")),
+        conflict_index=Index(_int(conflict_index, "conflict_index")),
+        read_context=_int(context, "read_context"),
+    )
+
+
+def _decode(obj: Any) -> Message:
+    if not isinstance(obj, (list, tuple)) or len(obj) < 4:
+        raise _fail("expected a list [tag, from, to, term, ...]")
+    tag, from_id, to_id, term, *rest = obj
+    head = {
+        "from_id": _node(from_id, "from_id"),
+        "to_id": _node(to_id, "to_id"),
+        "term": Term(_int(term, "term")),
+    }
+    if isinstance(tag, bool) or not isinstance(tag, int):
+        raise _fail(f"unknown message tag {tag!r}")
+    if tag == _TAG_REQUEST_VOTE:
+        last_index, last_term, pre_vote, transfer = _list(rest, 4, "RequestVote")
+        return RequestVote(
+            **head,
+            last_log_index=Index(_int(last_index, "last_log_index")),
+            last_log_term=Term(_int(last_term, "last_log_term")),
+            pre_vote=_bool(pre_vote, "pre_vote"),
+            leadership_transfer=_bool(transfer, "leadership_transfer"),
+        )
+    if tag == _TAG_REQUEST_VOTE_RESPONSE:
+        granted, pre_vote = _list(rest, 2, "RequestVoteResponse")
+        return RequestVoteResponse(
+            **head,
+            vote_granted=_bool(granted, "vote_granted"),
+            pre_vote=_bool(pre_vote, "pre_vote"),
+        )
+    if tag == _TAG_APPEND_ENTRIES:
+        return _append_entries_from_wire(head, rest)
+    if tag == _TAG_APPEND_ENTRIES_RESPONSE:
+        return _append_response_from_wire(head, rest)
+    if tag == _TAG_INSTALL_SNAPSHOT:
+        (snapshot,) = _list(rest, 1, "InstallSnapshot")
+        return InstallSnapshot(**head, snapshot=_snapshot_from_wire(snapshot))
+    if tag == _TAG_INSTALL_SNAPSHOT_RESPONSE:
+        (match,) = _list(rest, 1, "InstallSnapshotResponse")
+        return InstallSnapshotResponse(**head, match_index=Index(_int(match, "match_index")))
+    if tag == _TAG_TIMEOUT_NOW:
+        _list(rest, 0, "TimeoutNow")
+        return TimeoutNow(**head)
+    raise _fail(f"unknown message tag {tag!r}")
+
+
+def message_from_wire(obj: Any) -> Message:
+    """Decode what ``message_to_wire`` produced (after a msgpack round trip).
+
+    Raises:
+        RemoteProtocolError: ``obj`` is not a well-formed message; never another class.
+    """
+    try:
+        return _decode(obj)
+    except RemoteProtocolError:
+        raise
+    except Exception as error:  # a safety net: peer input must never crash the node
+        raise RemoteProtocolError(f"malformed Raft message: {error!r}") from error

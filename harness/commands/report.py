@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     try:
         metadata = read_metadata(run_dir)
-        ops = read_history(run_dir / "history.jsonl")
+        ops = read_history(run_dir / "history.jsonl", keep_nemesis=True)
     except (OSError, ValueError) as error:
         print(f"harness report: {error}", file=sys.stderr)
         return 2

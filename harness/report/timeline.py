@@ -16,7 +16,12 @@ Rules:
      are only written below ``LABELS_OPS_MAX`` ops; above, each bar carries
      only its index into one JSON array of details read by the hover box.
   4. An op that never completed, or completed with ``info``, may have taken
-     effect at any later time, so its bar runs to the end of the history.
+     effect at any later time: a never-completed bar runs to the end of the
+     history; an info bar is solid up to the moment the client gave up and a
+     thin tail runs on to the end.
+  5. Lanes are reused: a process that retired (info) hands its lane to the
+     next new process, so thousands of Jepsen-style process ids after many
+     infos still fit in about ``concurrency`` lanes (labelled with the ids).
 """
 
 from __future__ import annotations
@@ -83,18 +88,27 @@ def render_timeline(
     pairs = _pair(ops)
     marks = _counterexample_marks(counterexample)
     layout = _Layout()
-    processes = sorted({invoke.process for invoke, _ in pairs}, key=_process_order)
     t_end = _end_time(ops, nemesis_windows, lock_holds)
     t_start = min(
         [op.time for op in ops] + [w[0] for w in nemesis_windows] + [h[2] for h in lock_holds]
         or [0]
     )
-    row_of = {}
-    for process in processes:
-        row_of[process] = len(layout.rows)
-        layout.rows.append((f"process {process}", "lane"))
+    row_of, lane_labels = _assign_lanes(pairs)
+    layout.rows.extend((label, "lane") for label in lane_labels)
     for invoke, completion in pairs:
-        layout.bars.append(_op_bar(invoke, completion, row_of[invoke.process], t_end, marks))
+        bar = _op_bar(invoke, completion, row_of[invoke.process], t_end, marks)
+        layout.bars.append(bar)
+        if completion is not None and completion.type is OpType.INFO and completion.time < t_end:
+            layout.bars.append(
+                _Bar(
+                    row=bar.row,
+                    t0=completion.time,
+                    t1=t_end,
+                    css="tail",
+                    label="",
+                    detail=bar.detail + "\n(outcome unknown: may take effect until the end)",
+                )
+            )
     _add_lock_lanes(layout, lock_holds)
     window = _window_span(counterexample, t_end)
     return _page(
@@ -115,6 +129,49 @@ def render_timeline(
 
 def _process_order(process: int | str) -> tuple[int, Any]:
     return (0, process) if isinstance(process, int) else (1, str(process))
+
+
+def _assign_lanes(pairs: list[tuple[Op, Op | None]]) -> tuple[dict[Any, int], list[str]]:
+    """Map processes to lanes, letting a process take over the lane of one that retired.
+
+    Jepsen gives a client a fresh process id after every info, so a long run
+    under faults has thousands of processes but only ``concurrency`` of them
+    alive at once. A process retires at its info completion (it is never used
+    again); a later process whose first invoke comes after that reuses the
+    lane, so the number of lanes stays close to the concurrency.
+    """
+    first_time: dict[Any, int] = {}
+    retired_at: dict[Any, int] = {}
+    for invoke, completion in pairs:
+        first_time.setdefault(invoke.process, invoke.time)
+        if completion is not None and completion.type is OpType.INFO:
+            retired_at[invoke.process] = completion.time
+    order = sorted(first_time, key=lambda p: (first_time[p], _process_order(p)))
+    lanes: list[list[Any]] = []
+    for process in order:
+        row = next(
+            (
+                i
+                for i, members in enumerate(lanes)
+                if retired_at.get(members[-1], first_time[process] + 1) <= first_time[process]
+            ),
+            None,
+        )
+        if row is None:
+            row = len(lanes)
+            lanes.append([])
+        lanes[row].append(process)
+    lanes.sort(key=lambda members: _process_order(members[0]))
+    row_of = {process: row for row, members in enumerate(lanes) for process in members}
+    return row_of, [_lane_label(members) for members in lanes]
+
+
+def _lane_label(members: list[Any]) -> str:
+    if len(members) == 1:
+        return f"process {members[0]}"
+    shown = ", ".join(str(p) for p in members[:3])
+    more = f" +{len(members) - 3}" if len(members) > 3 else ""
+    return f"p {shown}{more}"
 
 
 def _pair(ops: Sequence[Op]) -> list[tuple[Op, Op | None]]:
@@ -169,8 +226,8 @@ def _window_span(counterexample: Counterexample | None, t_end: int) -> tuple[int
         return None
     start = min(invoke.time for invoke, _ in counterexample.window)
     end = max(
-        completion.time if completion is not None and completion.type is not OpType.INFO else t_end
-        for _, completion in counterexample.window
+        completion.time if completion is not None else invoke.time
+        for invoke, completion in counterexample.window
     )
     return start, max(end, start + 1)
 
@@ -198,8 +255,7 @@ def _seconds(ns: int) -> str:
 
 def _op_bar(invoke: Op, completion: Op | None, row: int, t_end: int, marks: _Marks) -> _Bar:
     outcome = "open" if completion is None else completion.type.value
-    runs_on = completion is None or completion.type is OpType.INFO
-    t1 = t_end if runs_on else completion.time  # type: ignore[union-attr]
+    t1 = t_end if completion is None else completion.time
     lines = [
         f"process {invoke.process}: {invoke.f}"
         + (f" key={_short(invoke.key, 200)}" if invoke.key is not None else "")
@@ -332,20 +388,24 @@ def _truncate(label: str, width_px: float) -> str:
 def _bars_svg(layout: _Layout, frame: _Frame, details: list[str], labels: bool) -> str:
     parts: list[str] = []
     badges: list[str] = []
-    for bar in layout.bars:
+    # Tails first, so that the bars of the process that took over the lane are drawn over them.
+    for bar in sorted(layout.bars, key=lambda b: b.css != "tail"):
         index = len(details)
         details.append(bar.detail)
         x0, x1 = frame.x(bar.t0), frame.x(bar.t1)
         width = max(x1 - x0, BAR_MIN_WIDTH_PX)
         y = frame.y(bar.row)
+        height = LANE_HEIGHT_PX
+        if bar.css == "tail":
+            y, height = y + LANE_HEIGHT_PX - 4, 4
         style = f' style="fill:{bar.fill}"' if bar.fill else ""
         title = f"<title>{html.escape(bar.detail)}</title>" if labels else ""
         parts.append(
-            f'<rect class="{bar.css}" x="{x0}" y="{y}" width="{width:.2f}" height="{LANE_HEIGHT_PX}"'
+            f'<rect class="{bar.css}" x="{x0}" y="{y}" width="{width:.2f}" height="{height}"'
             f' data-t0="{bar.t0 - frame.t_start}" data-t1="{bar.t1 - frame.t_start}"'
             f' data-i="{index}"{style}>{title}</rect>'
         )
-        if labels:
+        if labels and bar.label:
             parts.append(
                 f'<text class="lbl" x="{x0 + 3}" y="{y + LANE_HEIGHT_PX - 5}"'
                 f' data-t0="{bar.t0 - frame.t_start}" data-t1="{bar.t1 - frame.t_start}"'
@@ -477,6 +537,7 @@ def _page(
     data = json.dumps({"t_span": t_end - t_start, "t_start": t_start, "details": details})
     return _TEMPLATE.format(
         title=html.escape(title),
+        density="" if labels else "dense",
         summary=html.escape(_summary(layout, op_count, frame)),
         window_button=window_button,
         height=frame.height,
@@ -515,6 +576,8 @@ rect.fail, .legend .fail { fill: #feb5da; background: #feb5da; }
 rect.info, .legend .info { fill: #ffaa26; background: #ffaa26; }
 rect.open, .legend .open { fill: #ffd9a0; background: #ffd9a0; }
 rect.open { stroke-dasharray: 3 2; }
+svg.dense rect.op { stroke: none; }
+rect.tail { fill: #ffaa26; opacity: 0.55; }
 rect.hold { stroke: #333; stroke-width: 0.5; opacity: 0.85; }
 rect.stuck, .legend .stuck { fill: #e53935; background: #e53935; color: #fff; }
 rect.stuck { stroke: #7f0000; stroke-width: 2.5; }
@@ -627,7 +690,7 @@ _TEMPLATE = """<!doctype html>
 </div>
 <div class="chart">
 <svg class="labels" width="{label_width}" height="{height}">{label_column}</svg>
-<div class="scroll"><svg id="plot" class="plot" width="{plot_width}" height="{height}">
+<div class="scroll"><svg id="plot" class="plot {density}" width="{plot_width}" height="{height}">
 <g class="stripes">{stripes}</g><g id="axis">{axis}</g><g class="shades">{shades}</g><g class="bars">{bars}</g>
 </svg></div>
 </div>

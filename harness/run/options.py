@@ -33,6 +33,8 @@ class RunOptions:
     check_timeout_s: float = 60.0
     client_timeout_s: float = 2.0
     recovery_timeout_s: float = 30.0
+    nemesis_quiet_s: tuple[float, float] = (3.0, 5.0)  # heal period between faults, drawn per cycle
+    nemesis_fault_s: tuple[float, float] = (3.0, 8.0)  # how long each fault lasts
 
     def rerun_command(self) -> str:
         words = [

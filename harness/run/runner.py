@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -174,6 +175,8 @@ async def _drive(
         build_faults(parse_nemesis(options.nemesis), asymmetric=options.asymmetric),
         context,
         recorder,
+        quiet_s=options.nemesis_quiet_s,
+        fault_s=options.nemesis_fault_s,
     )
     process_ids = ProcessIds()
     deadline_ns = recorder.now_ns() + int(options.time_limit_s * 1e9)
@@ -215,8 +218,13 @@ async def _drive(
     metadata["final_reads"] = await final_reads(workload, backend, options, recorder, process_ids)
 
 
-async def execute(options: RunOptions, *, stderr: TextIO = sys.stderr) -> int:
-    """Run, check, report; returns the exit code."""
+async def execute(
+    options: RunOptions,
+    *,
+    stderr: TextIO = sys.stderr,
+    backend_factory: Callable[[RunOptions, Path], Backend] = make_backend,
+) -> int:
+    """Run, check, report; returns the exit code. ``backend_factory`` is for tests."""
     rng = random.Random(options.seed)
     workload = load_workload(options.workload)()
     parse_nemesis(options.nemesis)  # fail on a bad name before starting anything
@@ -233,7 +241,7 @@ async def execute(options: RunOptions, *, stderr: TextIO = sys.stderr) -> int:
         "nemesis_events": [],
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    backend = make_backend(options, scratch)
+    backend = backend_factory(options, scratch)
     recorder: Recorder | None = None
     error: BaseException | None = None
     started = time.monotonic()

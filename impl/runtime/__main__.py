@@ -1,0 +1,86 @@
+"""``python -m impl.runtime`` / ``sinkron-node``: run one node until SIGTERM.
+
+Exit codes: 0 after a clean stop (SIGTERM or SIGINT), 1 when the data
+directory is damaged or foreign (the message names the file), 2 on invalid
+configuration (the message names the setting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from impl.errors import ConfigurationError, StorageError
+from impl.runtime.config import Settings, load_settings
+from impl.runtime.http import build_app
+from impl.runtime.node import Node
+
+log = logging.getLogger("sinkron")
+
+
+async def serve(settings: Settings) -> int:
+    node = Node(settings)
+    try:
+        peer_port = await node.start()
+    except StorageError as error:
+        log.error("refusing to start: %s", error)
+        return 1
+    runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as error:
+        log.error("cannot listen on http %s:%d: %s", settings.http_host, settings.http_port, error)
+        await node.stop()
+        return 1
+    http_port = runner.addresses[0][1] if runner.addresses else settings.http_port
+    log.info(
+        "node %s serving http://%s:%d peers on %s:%d data %s",
+        settings.node_id,
+        settings.http_host,
+        http_port,
+        settings.peer_host,
+        peer_port,
+        settings.data_dir,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping on signal")
+    await runner.cleanup()
+    await node.stop()
+    log.info("stopped cleanly")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = load_settings(argv)
+    except ConfigurationError as error:
+        print(f"sinkron-node: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format=f"%(asctime)s {settings.node_id} %(levelname)s %(name)s: %(message)s",
+    )
+    if not settings.fsync:
+        log.warning(
+            "!!! SINKRON_FSYNC=0: writes are NOT fsynced; a crash can lose acknowledged data !!!"
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP route modules: one per service, plus the node's own admin routes."""

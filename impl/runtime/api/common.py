@@ -1,0 +1,90 @@
+"""Helpers every route module shares: JSON bodies, typed fields, error replies.
+
+Errors are ``{"error": code, "message": text}`` (API.md). A ``BadRequest``
+raised anywhere in a handler becomes a 400 naming the field; the outcomes of
+impl/runtime/outcomes.py become 503/504.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+from aiohttp import web
+
+from impl.runtime.outcomes import RequestOutcome
+
+MAX_BODY_BYTES = 1 << 20
+
+
+class BadRequest(Exception):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": code, "message": message, **extra}, status=status)
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        BadRequest: missing, too large, not JSON, or not an object.
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise BadRequest("body", f"body larger than {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest("body", f"body larger than {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body", "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body", "body must be a JSON object")
+    return body
+
+
+def require(body: dict[str, Any], name: str, kind: type | tuple[type, ...] | None = None) -> Any:
+    """``body[name]``, checked; ``kind=None`` accepts any JSON value (including null).
+
+    Raises:
+        BadRequest: the field is missing or has the wrong type.
+    """
+    if name not in body:
+        raise BadRequest(name, f"field {name!r} is required")
+    value = body[name]
+    if kind is not None and (
+        not isinstance(value, kind) or (isinstance(value, bool) and kind is int)
+    ):
+        expected = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise BadRequest(name, f"field {name!r} must be {expected}")
+    if kind is None:
+        replicable(name, value)
+    return value
+
+
+def replicable(name: str, value: Any) -> None:
+    """Raises BadRequest unless ``value`` survives the log's encoding (msgpack)."""
+    try:
+        msgpack.packb(value, use_bin_type=True)
+    except (OverflowError, TypeError, ValueError):
+        raise BadRequest(
+            name, f"field {name!r} holds a value that cannot be stored (integer too large?)"
+        ) from None
+
+
+def outcome_response(error: RequestOutcome) -> web.Response:
+    extra = {"leader": error.leader} if error.leader else {}
+    return error_response(error.status, error.code, error.message, **extra)
+
+
+def path_key(request: web.Request, name: str) -> str:
+    value = request.match_info.get(name, "")
+    if not value:
+        raise BadRequest(name, f"{name} must not be empty")
+    return value

@@ -1,0 +1,122 @@
+"""HTTP routes for membership changes: /cluster/members.
+
+Adding a node: its address is committed to the address book first (so every
+replica can dial it), then it is added as a learner (thesis §4.2.1), and,
+with ``"promote": true``, promoted to voter once the leader accepts that (the
+leader refuses a promotion of a learner that has not caught up; we retry
+until the request timeout). The new node is started with SINKRON_JOIN=1.
+These routes must run on the leader; a follower answers 503 with the leader's
+id in ``leader``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from impl.raft.events import ConfigChangeKind
+from impl.runtime.api.common import BadRequest, json_body, path_key, require
+from impl.runtime.members import parse_address
+from impl.runtime.outcomes import Unavailable
+
+if TYPE_CHECKING:
+    from impl.runtime.services import ServiceHost
+
+
+async def _change(host: ServiceHost, kind: ConfigChangeKind, node: str) -> None:
+    change = getattr(host, "change_membership", None)
+    if change is None:
+        raise Unavailable("this host cannot change membership")
+    await change(kind, node)
+
+
+async def _promote_when_ready(host: ServiceHost, node: str, timeout_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await _change(host, ConfigChangeKind.PROMOTE, node)
+            return
+        except Unavailable:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
+    @routes.post("/cluster/members")
+    async def add(request: web.Request) -> web.Response:
+        body = await json_body(request)
+        node = require(body, "id", str)
+        address = require(body, "peer_address", str)
+        promote = body.get("promote", False)
+        if not isinstance(promote, bool):
+            raise BadRequest("promote", "field 'promote' must be a boolean")
+        if not node or any(c in node for c in "=,: "):
+            raise BadRequest("id", "field 'id' must be a node id without '=', ',', ':' or spaces")
+        if parse_address(address) is None:
+            raise BadRequest("peer_address", "field 'peer_address' must be host:port")
+        if not host.is_leader():
+            raise Unavailable(
+                "membership changes run on the leader", leader=getattr(host, "leader_id", None)
+            )
+        await host.propose("members", {"f": "set-address", "id": node, "address": address})
+        await _change(host, ConfigChangeKind.ADD_LEARNER, node)
+        if promote:
+            await _promote_when_ready(host, node, 10.0)
+        return web.json_response({"id": node, "peer_address": address, "voter": promote})
+
+    @routes.post("/cluster/members/{id}/promote")
+    async def promote(request: web.Request) -> web.Response:
+        node = path_key(request, "id")
+        await _change(host, ConfigChangeKind.PROMOTE, node)
+        return web.json_response({"id": node, "voter": True})
+
+    @routes.delete("/cluster/members/{id}")
+    async def remove(request: web.Request) -> web.Response:
+        node = path_key(request, "id")
+        await _change(host, ConfigChangeKind.REMOVE, node)
+        return web.json_response({"id": node, "removed": True})
+
+
+_ERR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_OUT: dict[str, Any] = {
+    "200": {"description": "done"},
+    "400": {"description": "malformed body", **_ERR},
+    "503": {"description": "not done (not the leader, or the change was refused)", **_ERR},
+    "504": {"description": "outcome unknown", **_ERR},
+}
+OPENAPI_PATHS: dict[str, Any] = {
+    "/cluster/members": {
+        "post": {
+            "summary": "Add a node as a learner (and optionally promote it); run on the leader",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "string"},
+                                "peer_address": {"type": "string"},
+                                "promote": {"type": "boolean"},
+                            },
+                            "required": ["id", "peer_address"],
+                        }
+                    }
+                },
+            },
+            "responses": _OUT,
+        }
+    },
+    "/cluster/members/{id}/promote": {
+        "parameters": _ID,
+        "post": {"summary": "Learner -> voter", "responses": _OUT},
+    },
+    "/cluster/members/{id}": {
+        "parameters": _ID,
+        "delete": {"summary": "Remove a member", "responses": _OUT},
+    },
+}

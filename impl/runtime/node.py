@@ -1,0 +1,559 @@
+"""One node: the asyncio shell around ``RaftNode`` and the services.
+
+Theory of operation: every input (a tick, a peer message, a client proposal,
+a storage acknowledgement) becomes one ``RaftNode.step`` call on the event
+loop thread, and the returned effects are carried out in list order
+(impl/raft/effects.py). Writes go to a group-commit batch; every other effect
+is tagged with the number of writes issued before it and held until those
+writes are durable (Rule 2). The writer task commits all writes gathered
+since its last commit in one SQLite transaction on the storage thread, then
+releases the held effects in order and steps ``Persisted``.
+
+In a step that writes, the effects it lists BEFORE its first write leave at
+once (Rule 3): the core only puts a message there when it depends on no
+write, for example a leader's AppendEntries (thesis §10.2.1). Effects of a
+step that writes nothing wait for every pending write, because such a step
+may answer with a term or vote still in flight. Applies keep their order:
+one is held whenever anything is held.
+
+Client proposals and ReadIndex requests arriving in one loop iteration are
+stepped together in one ``call_soon`` callback, so their Persists share a
+commit and their messages share a socket write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from impl.errors import RemoteProtocolError
+from impl.raft.codec import message_from_wire, message_to_wire
+from impl.raft.config import RaftConfig
+from impl.raft.effects import (
+    Accepted,
+    Apply,
+    ApplySnapshot,
+    Effect,
+    Persist,
+    PersistSnapshot,
+    ReadReady,
+    Rejected,
+    Send,
+)
+from impl.raft.events import (
+    CompactLog,
+    ConfigChangeKind,
+    Event,
+    Persisted,
+    Propose,
+    ProposeConfigChange,
+    ReadIndex,
+    Received,
+    Tick,
+)
+from impl.raft.node import RaftNode
+from impl.raft.types import (
+    ClusterConfig,
+    Entry,
+    EntryKind,
+    Index,
+    NodeId,
+    RestoredState,
+    Role,
+    Term,
+)
+from impl.runtime import auth
+from impl.runtime.clock import Clock
+from impl.runtime.config import Settings
+from impl.runtime.forwarding import Forwarder
+from impl.runtime.members import parse_address
+from impl.runtime.metrics import Metrics
+from impl.runtime.outcomes import OutcomeUnknown, Unavailable
+from impl.runtime.services import SERVICES, ServiceSpec
+from impl.runtime.storage import AsyncStorage, SqliteStore, StorageWrite
+from impl.statemachine import Command, StateMachine, decode_command, encode_command
+
+log = logging.getLogger("sinkron.node")
+
+LEADER_WAIT_S_MAX = 1.0
+
+
+@dataclass(slots=True)
+class _Waiting:
+    future: asyncio.Future[Any]
+    term: int = 0
+
+
+class Node:
+    """A running Sinkron node; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        services: tuple[ServiceSpec, ...] = SERVICES,
+        raft_config: RaftConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.node_id = settings.node_id
+        self.clock = clock or Clock()
+        self.metrics = Metrics()
+        self.service_specs = services
+        self.services: dict[str, StateMachine] = {s.name: s.factory() for s in services}
+        self.raft_config = raft_config or RaftConfig()
+        self.request_timeout_s = settings.request_timeout_ms / 1000
+        self.raft: RaftNode
+        self.storage: AsyncStorage
+        self.forwarder = Forwarder(self)
+        self.applied_index = 0
+        self.snapshot_index = 0
+        self._request_ids = itertools.count(1)
+        self._proposals: dict[int, _Waiting] = {}  # request id -> waiting for Accepted/Rejected
+        self._appended: dict[int, tuple[_Waiting, str]] = {}  # log index -> waiting for Apply
+        self._reads: dict[int, _Waiting] = {}  # request id -> waiting for ReadReady
+        self._read_points: list[tuple[int, asyncio.Future[None]]] = []
+        self._inbox: list[Event] = []
+        self._flush_scheduled = False
+        self._write_seq = 0
+        self._durable_seq = 0
+        self._pending_writes: list[StorageWrite] = []
+        self._held: deque[tuple[int, Effect]] = deque()
+        self._writes_ready = asyncio.Event()
+        self._state_changed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_seen: tuple[Role, int, str | None] | None = None
+        self._stopping = False
+        self.transport: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> int:
+        """Open storage, recover, start listening; return the bound peer port.
+
+        Raises:
+            StorageError: the data directory is damaged or foreign.
+        """
+        from impl.runtime.transport import PeerTransport
+
+        s = self.settings
+        store = SqliteStore.open(
+            s.data_dir, cluster_id=s.cluster_id, node_id=s.node_id, fsync=s.fsync
+        )
+        loaded = store.load()
+        self.storage = AsyncStorage(store, on_commit=self._observe_commit)
+        if loaded.snapshot is not None:
+            self._restore_services(loaded.snapshot.data)
+            self.applied_index = self.snapshot_index = loaded.snapshot.index
+        bootstrap = None if s.join else ClusterConfig(voters=frozenset(NodeId(p) for p in s.peers))
+        restored = RestoredState(
+            hard_state=loaded.hard_state,
+            snapshot=loaded.snapshot,
+            entries=loaded.entries,
+            bootstrap=bootstrap,
+        )
+        self.raft = RaftNode(NodeId(s.node_id), self.raft_config, restored, random.randint)
+        log.info(
+            "recovered term=%d vote=%s snapshot=%d entries=%d from %s",
+            loaded.hard_state.term,
+            loaded.hard_state.voted_for,
+            self.snapshot_index,
+            len(loaded.entries),
+            store.path,
+        )
+        credentials = auth.Credentials(
+            cluster_id=s.cluster_id, node_id=s.node_id, secret=s.cluster_secret.encode()
+        )
+        self.transport = PeerTransport(
+            credentials=credentials,
+            addresses=dict(s.peers),
+            on_frame=self._on_frame,
+            metrics=self.metrics,
+            max_frame_bytes=s.max_frame_bytes,
+            send_queue_max=s.send_queue_max,
+        )
+        self._refresh_addresses()
+        port = await self.transport.start(s.peer_host, s.peer_port)
+        self._tasks.append(asyncio.create_task(self._tick_loop(), name="ticks"))
+        self._tasks.append(asyncio.create_task(self._writer_loop(), name="writer"))
+        for spec in self.service_specs:
+            if spec.background is not None:
+                self._tasks.append(asyncio.create_task(spec.background(self), name=spec.name))  # type: ignore[arg-type]
+        self._observe_state()
+        return port
+
+    async def stop(self) -> None:
+        """Stop ticking, finish the in-flight commit, close sockets and the database."""
+        self._stopping = True
+        writer = self._tasks[1] if len(self._tasks) > 1 else None
+        for task in self._tasks:
+            if task is not writer:
+                task.cancel()
+        if writer is not None:
+            self._writes_ready.set()
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(writer, 5.0)
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self.transport is not None:
+            await self.transport.close()
+        await self.storage.close()
+        self.forwarder.fail_all()
+
+    # ------------------------------------------------------------------ stepping
+
+    def _step(self, event: Event) -> None:
+        effects = self.raft.step(event)
+        if effects:
+            self._carry_out(effects)
+        self._observe_state()
+
+    def _carry_out(self, effects: list[Effect]) -> None:
+        # Early effects (listed before the step's first write) may overtake pending
+        # writes only in a step that writes: there the core separated them on purpose.
+        # In a step without writes nothing tells us what they depend on (a follower's
+        # reply reveals a term that may still be in flight), so they wait for all.
+        step_writes = any(isinstance(e, (Persist, PersistSnapshot)) for e in effects)
+        independent = step_writes or self._write_seq == self._durable_seq
+        for effect in effects:
+            if isinstance(effect, (Persist, PersistSnapshot)):
+                self._pending_writes.append(effect)
+                self._write_seq += 1
+                self._writes_ready.set()
+                independent = False
+            elif isinstance(effect, (Apply, ApplySnapshot)) and self._held:
+                self._held.append((self._write_seq, effect))  # Rule 4: applies stay in order
+            elif independent:
+                self._execute(effect)  # Rule 3
+            else:
+                self._held.append((self._write_seq, effect))  # Rule 2
+
+    def _execute(self, effect: Effect) -> None:
+        match effect:
+            case Send():
+                self._send(effect)
+            case Apply(entries=entries):
+                self._apply(entries)
+            case ApplySnapshot(snapshot=snapshot):
+                self._restore_services(snapshot.data)
+                for index in [i for i in self._appended if i <= snapshot.index]:
+                    waiting, _ = self._appended.pop(index)
+                    _fail(
+                        waiting.future, OutcomeUnknown("replaced by a snapshot before it was seen")
+                    )
+                self.applied_index = self.snapshot_index = snapshot.index
+                self._after_apply()
+            case Accepted(request_id=rid, index=index, term=term):
+                waiting = self._proposals.pop(rid, None)
+                if waiting is not None:
+                    waiting.term = term
+                    self._appended[index] = (waiting, "")
+            case ReadReady(request_id=rid, index=index):
+                waiting = self._reads.pop(rid, None)
+                if waiting is not None:
+                    _resolve(waiting.future, index)
+            case Rejected(request_id=rid, reason=reason, leader_hint=hint):
+                waiting = self._proposals.pop(rid, None) or self._reads.pop(rid, None)
+                if waiting is not None:
+                    _fail(waiting.future, Unavailable(f"rejected: {reason.value}", leader=hint))
+            case _:
+                raise AssertionError(f"unexpected effect {effect!r}")
+
+    def _send(self, effect: Send) -> None:
+        self.transport.send(effect.to, ["raft", message_to_wire(effect.message)])
+
+    def _submit(self, event: Event) -> None:
+        """Queue a client event; all queued in one loop iteration are stepped together."""
+        self._inbox.append(event)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        inbox, self._inbox = self._inbox, []
+        for event in inbox:
+            self._step(event)
+
+    async def _tick_loop(self) -> None:
+        interval = self.settings.tick_ms / 1000
+        deadline = self.clock.monotonic()
+        while True:
+            deadline += interval
+            delay = deadline - self.clock.monotonic()
+            if delay < -10 * interval:  # the process was paused: do not replay missed ticks
+                deadline = self.clock.monotonic()
+            await asyncio.sleep(max(delay, 0))
+            self._step(Tick())
+
+    async def _writer_loop(self) -> None:
+        while True:
+            if not self._pending_writes:
+                if self._stopping:
+                    return
+                self._writes_ready.clear()
+                await self._writes_ready.wait()
+                continue
+            batch, self._pending_writes = self._pending_writes, []
+            upto = self._write_seq
+            elapsed = await self.storage.write_batch(batch)
+            if elapsed > 0.1:
+                log.warning("slow fsync: %.0f ms for %d writes", elapsed * 1000, len(batch))
+            self._durable_seq = upto
+            while self._held and self._held[0][0] <= self._durable_seq:
+                self._execute(self._held.popleft()[1])
+            last = _last_written(batch)
+            if last is not None and not self._stopping:
+                self._step(Persisted(index=last[0], term=last[1]))
+
+    def _observe_commit(self, seconds: float, writes: int) -> None:
+        self.metrics.fsync_seconds.observe(seconds)
+        self.metrics.group_commit_size.observe(writes)
+
+    def _observe_state(self) -> None:
+        raft = self.raft
+        seen = (raft.role, raft.term, raft.leader_id)
+        if seen != self._last_seen:
+            previous = self._last_seen
+            self._last_seen = seen
+            log.info("role=%s term=%d leader=%s", raft.role.value, raft.term, raft.leader_id)
+            for role in Role:
+                self.metrics.role.labels(role=role.value).set(int(role is raft.role))
+            self.metrics.term.set(raft.term)
+            if previous is not None and previous[0] is Role.LEADER and raft.role is not Role.LEADER:
+                self._fail_reads("lost leadership")
+        self.metrics.commit_index.set(raft.commit_index)
+
+    # ------------------------------------------------------------------ applying
+
+    def _apply(self, entries: tuple[Entry, ...]) -> None:
+        members_changed = False
+        for entry in entries:
+            if entry.index <= self.applied_index:
+                continue  # Rule 4: never re-apply (a restart replays from the snapshot)
+            assert entry.index == self.applied_index + 1, (
+                f"apply gap: applied {self.applied_index}, got {entry.index}"
+            )
+            result: Any = None
+            if entry.kind is EntryKind.NORMAL:
+                result, service = self._apply_command(entry)
+                members_changed |= service == "members"
+            self.applied_index = entry.index
+            pending = self._appended.pop(entry.index, None)
+            if pending is not None:
+                waiting, _ = pending
+                if waiting.term == entry.term:
+                    _resolve(waiting.future, result)
+                else:
+                    _fail(waiting.future, Unavailable("another leader's entry took its place"))
+        if members_changed:
+            self._refresh_addresses()
+        self._after_apply()
+        self._maybe_snapshot()
+
+    def _apply_command(self, entry: Entry) -> tuple[Any, str]:
+        try:
+            command = decode_command(entry.data)
+        except RemoteProtocolError as error:
+            log.error("entry %d is not a command: %s", entry.index, error)
+            return {"ok": False, "error": "bad-entry", "message": str(error)}, ""
+        machine = self.services.get(command.service)
+        if machine is None:
+            return {"ok": False, "error": "unknown-service", "message": command.service}, ""
+        return machine.apply(entry.index, command), command.service
+
+    def _after_apply(self) -> None:
+        self.metrics.applied_index.set(self.applied_index)
+        ready = [(i, f) for i, f in self._read_points if i <= self.applied_index]
+        if ready:
+            self._read_points = [(i, f) for i, f in self._read_points if i > self.applied_index]
+            for _, future in ready:
+                _resolve(future, None)
+        asyncio.get_running_loop().create_task(self._notify_state_changed())
+
+    async def _notify_state_changed(self) -> None:
+        async with self._state_changed:
+            self._state_changed.notify_all()
+
+    def _maybe_snapshot(self) -> None:
+        if self.applied_index - self.snapshot_index <= self.settings.snapshot_entries:
+            return
+        data = self._snapshot_services()
+        self.snapshot_index = self.applied_index
+        log.info("snapshot at index %d (%d bytes)", self.applied_index, len(data))
+        self._step(CompactLog(index=Index(self.applied_index), data=data))
+
+    def _snapshot_services(self) -> bytes:
+        return msgpack.packb(
+            {name: m.snapshot() for name, m in self.services.items()}, use_bin_type=True
+        )
+
+    def _restore_services(self, data: bytes) -> None:
+        images = msgpack.unpackb(data, raw=False) if data else {}
+        for name, machine in self.services.items():
+            machine.restore(images.get(name, b""))
+        self._refresh_addresses()
+
+    def _refresh_addresses(self) -> None:
+        members = self.services.get("members")
+        if members is None or self.transport is None:
+            return
+        for node, text in getattr(members, "addresses", {}).items():
+            address = parse_address(text)
+            if address is not None:
+                self.transport.set_address(node, address)
+
+    # ------------------------------------------------------------------ peer frames
+
+    def _on_frame(self, sender: str, frame: Any) -> None:
+        """Dispatch one authenticated frame; malformed ones raise RemoteProtocolError."""
+        if not isinstance(frame, list) or len(frame) != 2 or not isinstance(frame[0], str):
+            raise RemoteProtocolError("a frame is [kind, payload]")
+        kind, payload = frame
+        if kind == "raft":
+            message = message_from_wire(payload)
+            if message.from_id != sender or message.to_id != self.node_id:
+                raise RemoteProtocolError(f"message {message} arrived on the link from {sender}")
+            self._step(Received(message=message))
+        elif kind == "fwd":
+            self.forwarder.handle_request(sender, payload)
+        elif kind == "fwdr":
+            self.forwarder.handle_reply(sender, payload)
+        else:
+            raise RemoteProtocolError(f"unknown frame kind {kind!r}")
+
+    # ------------------------------------------------------------------ the service API
+
+    def is_leader(self) -> bool:
+        return self.raft.role is Role.LEADER
+
+    async def wait_state_changed(self, timeout_s: float) -> bool:
+        async with self._state_changed:
+            try:
+                await asyncio.wait_for(self._state_changed.wait(), timeout_s)
+            except TimeoutError:
+                return False
+        return True
+
+    async def _wait_leader(self) -> str | None:
+        """The leader's id, waiting up to about one election for one to appear."""
+        deadline = self.clock.monotonic() + min(LEADER_WAIT_S_MAX, self.request_timeout_s)
+        while self.raft.leader_id is None and self.clock.monotonic() < deadline:
+            await asyncio.sleep(self.settings.tick_ms / 1000)
+        return self.raft.leader_id
+
+    async def propose(self, service: str, op: dict[str, Any]) -> Any:
+        """See ``ServiceHost.propose``."""
+        leader = await self._wait_leader()
+        if leader is None:
+            raise Unavailable("no leader is known")
+        if leader == self.node_id:
+            return await self.propose_local(service, op)
+        return await self.forwarder.forward(leader, "propose", service, op)
+
+    async def read(self, service: str, query: dict[str, Any]) -> Any:
+        """See ``ServiceHost.read``."""
+        leader = await self._wait_leader()
+        if leader is None:
+            raise Unavailable("no leader is known")
+        if leader == self.node_id:
+            return await self.read_local(service, query)
+        return await self.forwarder.forward(leader, "read", service, query)
+
+    async def propose_local(self, service: str, op: dict[str, Any]) -> Any:
+        if not self.is_leader():
+            raise Unavailable("not the leader", leader=self.raft.leader_id)
+        if service not in self.services:
+            raise Unavailable(f"no service {service!r} on this node")
+        command = Command(service=service, op=op, stamp_ms=self.clock.wall_ms())
+        rid = next(self._request_ids)
+        waiting = _Waiting(future=asyncio.get_running_loop().create_future())
+        self._proposals[rid] = waiting
+        self.metrics.proposals.labels(service=service).inc()
+        self._submit(Propose(request_id=rid, data=encode_command(command)))
+        return await self._await_outcome(waiting.future, rid, self._proposals)
+
+    async def change_membership(self, kind: ConfigChangeKind, node: str) -> Any:
+        if not self.is_leader():
+            raise Unavailable("not the leader", leader=self.raft.leader_id)
+        rid = next(self._request_ids)
+        waiting = _Waiting(future=asyncio.get_running_loop().create_future())
+        self._proposals[rid] = waiting
+        self._submit(ProposeConfigChange(request_id=rid, kind=kind, node=NodeId(node)))
+        return await self._await_outcome(waiting.future, rid, self._proposals)
+
+    async def read_local(self, service: str, query: dict[str, Any]) -> Any:
+        if not self.is_leader():
+            raise Unavailable("not the leader", leader=self.raft.leader_id)
+        machine = self.services.get(service)
+        if machine is None:
+            raise Unavailable(f"no service {service!r} on this node")
+        rid = next(self._request_ids)
+        waiting = _Waiting(future=asyncio.get_running_loop().create_future())
+        self._reads[rid] = waiting
+        self._submit(ReadIndex(request_id=rid))
+        index = await self._await_outcome(waiting.future, rid, self._reads)
+        if index > self.applied_index:
+            point: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._read_points.append((index, point))
+            await self._await_outcome(point, None, {})
+        return machine.query(query)
+
+    async def _await_outcome(
+        self, future: asyncio.Future[Any], rid: int | None, table: dict[int, Any]
+    ) -> Any:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.request_timeout_s)
+        except TimeoutError:
+            if rid is not None:
+                table.pop(rid, None)
+            # Appended (or maybe appended) and no result: the outcome is unknown.
+            raise OutcomeUnknown("no result within the request timeout") from None
+
+    def _fail_reads(self, why: str) -> None:
+        for waiting in self._reads.values():
+            _fail(waiting.future, Unavailable(why))
+        self._reads.clear()
+
+    def status(self) -> dict[str, Any]:
+        raft = self.raft
+        config = raft.config
+        return {
+            "id": self.node_id,
+            "role": raft.role.value,
+            "term": raft.term,
+            "leader": raft.leader_id,
+            "commit_index": raft.commit_index,
+            "applied_index": self.applied_index,
+            "members": sorted(config.voters) if config else [],
+            "learners": sorted(config.learners) if config else [],
+        }
+
+
+def _last_written(batch: list[StorageWrite]) -> tuple[Index, Term] | None:
+    """The (index, term) of the log's last entry after ``batch``, if the batch touched the log."""
+    for write in reversed(batch):
+        if isinstance(write, Persist) and write.entries:
+            return write.entries[-1].index, write.entries[-1].term
+        if isinstance(write, PersistSnapshot) and write.discard_log:
+            return write.snapshot.index, write.snapshot.term
+    return None
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

@@ -1,0 +1,269 @@
+"""Authenticated TCP links between nodes, one dialed connection per directed link.
+
+Theory of operation: node i sends to node j ONLY over the connection i
+dialed to j; a connection j accepted from i carries i -> j traffic only and
+j never writes to it after the handshake. So each directed link i -> j is
+exactly one TCP connection, and the harness's relay (or an iptables rule) can
+cut one direction without touching the other, which is what partitions need.
+
+Each peer has a ``PeerLink``: a bounded queue of encoded frames and a task
+that dials (connect timeout ~200 ms), runs the auth handshake (auth.py),
+writes queued frames in batches, and on any failure reconnects with
+exponential backoff capped at 1 s. When the queue is full the oldest frame is
+dropped and counted: Raft tolerates message loss, and a bounded queue keeps a
+partitioned peer from eating memory. A write that cannot drain within
+``DRAIN_TIMEOUT_S`` (a blackholed link) drops the connection and redials.
+
+Inbound connections are authenticated, then read until EOF; every decoded
+frame goes to ``on_frame(sender, frame)``. Garbage, oversized frames and
+failed handshakes close that connection and bump ``dropped_frames``; they
+never reach the node and never raise out of the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from impl.errors import LocalProtocolError, RemoteProtocolError
+from impl.runtime import auth
+from impl.runtime.framing import HEADER, FrameDecoder, FrameTooLargeError, encode_frame
+from impl.runtime.metrics import Metrics
+
+log = logging.getLogger("sinkron.transport")
+
+CONNECT_TIMEOUT_S = 0.2
+HANDSHAKE_TIMEOUT_S = 1.0
+DRAIN_TIMEOUT_S = 1.0
+BACKOFF_MIN_S = 0.02
+BACKOFF_MAX_S = 1.0
+HANDSHAKE_MAX_FRAME_BYTES = 4096
+
+FrameHandler = Callable[[str, Any], None]
+
+
+async def _read_frame(reader: asyncio.StreamReader, max_bytes: int) -> Any:
+    header = await reader.readexactly(HEADER.size)
+    (length,) = HEADER.unpack(header)
+    if length > max_bytes:
+        raise RemoteProtocolError(f"handshake frame of {length} bytes is too large")
+    decoder = FrameDecoder(max_frame_bytes=max_bytes)
+    frames = decoder.feed(header + await reader.readexactly(length))
+    assert len(frames) == 1, "one complete frame was fed"
+    return frames[0]
+
+
+class PeerLink:
+    """The outgoing side of one directed link, self -> peer."""
+
+    def __init__(self, transport: PeerTransport, peer: str, address: tuple[str, int]) -> None:
+        self.transport = transport
+        self.peer = peer
+        self.address = address
+        self.queue: deque[bytes] = deque()
+        self.connected = False
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"link-{peer}")
+
+    def enqueue(self, frame: bytes) -> None:
+        if len(self.queue) >= self.transport.send_queue_max:
+            self.queue.popleft()
+            self.transport.metrics.dropped_frames.labels(reason="queue-full").inc()
+        self.queue.append(frame)
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_MIN_S
+        while True:
+            writer: asyncio.StreamWriter | None = None
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(*self.address), CONNECT_TIMEOUT_S
+                )
+                await asyncio.wait_for(self._handshake(reader, writer), HANDSHAKE_TIMEOUT_S)
+                self._set_connected(True)
+                backoff = BACKOFF_MIN_S
+                await self._pump(reader, writer)
+            except asyncio.CancelledError:
+                raise
+            except RemoteProtocolError as error:
+                log.warning("link %s->%s refused: %s", self.transport.node_id, self.peer, error)
+                self.transport.metrics.dropped_frames.labels(reason="auth").inc()
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as error:
+                log.debug("link %s->%s down: %r", self.transport.node_id, self.peer, error)
+            finally:
+                self._set_connected(False)
+                if writer is not None:
+                    writer.close()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected != self.connected:
+            self.connected = connected
+            self.transport.metrics.peer_connected.labels(peer=self.peer).set(int(connected))
+            log.info(
+                "peer %s %s (%s:%d)",
+                self.peer,
+                "connected" if connected else "disconnected",
+                *self.address,
+            )
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        creds = self.transport.credentials
+        nonce = auth.new_nonce()
+        writer.write(encode_frame(auth.hello(creds, to=self.peer, nonce=nonce)))
+        challenge = await _read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
+        writer.write(
+            encode_frame(auth.answer_challenge(creds, challenge, to=self.peer, nonce_d=nonce))
+        )
+        await writer.drain()
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The acceptor never writes after the handshake; reading only detects EOF.
+        eof = asyncio.create_task(reader.read(1))
+        try:
+            while not eof.done():
+                if not self.queue:
+                    self._wakeup.clear()
+                    waiter = asyncio.create_task(self._wakeup.wait())
+                    await asyncio.wait({waiter, eof}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    continue
+                batch = list(self.queue)
+                self.queue.clear()
+                writer.writelines(batch)
+                await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT_S)
+        finally:
+            eof.cancel()
+
+
+class PeerTransport:
+    """All links of one node: a listener plus one PeerLink per peer."""
+
+    def __init__(
+        self,
+        *,
+        credentials: auth.Credentials,
+        addresses: dict[str, tuple[str, int]],
+        on_frame: FrameHandler,
+        metrics: Metrics,
+        max_frame_bytes: int,
+        send_queue_max: int,
+    ) -> None:
+        self.credentials = credentials
+        self.node_id = credentials.node_id
+        self.addresses = {p: a for p, a in addresses.items() if p != self.node_id}
+        self.on_frame = on_frame
+        self.metrics = metrics
+        self.max_frame_bytes = max_frame_bytes
+        self.send_queue_max = send_queue_max
+        self.links: dict[str, PeerLink] = {}
+        self._server: asyncio.Server | None = None
+        self._inbound: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen for peers; return the bound port (useful with port 0)."""
+        self._server = await asyncio.start_server(self._accept, host, port)
+        bound = self._server.sockets[0].getsockname()[1]
+        for peer, address in self.addresses.items():
+            self.links[peer] = PeerLink(self, peer, address)
+        return int(bound)
+
+    def set_address(self, peer: str, address: tuple[str, int]) -> None:
+        """Learn or change a peer's address (membership changes)."""
+        if peer == self.node_id or self.addresses.get(peer) == address:
+            return
+        self.addresses[peer] = address
+        old = self.links.pop(peer, None)
+        if old is not None:
+            task = asyncio.create_task(old.close())
+            self._inbound.add(task)  # type: ignore[arg-type]
+            task.add_done_callback(self._inbound.discard)  # type: ignore[arg-type]
+        self.links[peer] = PeerLink(self, peer, address)
+
+    def send(self, peer: str, frame: Any) -> bool:
+        """Queue ``frame`` for ``peer``; False when the peer's address is unknown or it is too big."""
+        link = self.links.get(peer)
+        if link is None:
+            return False
+        try:
+            link.enqueue(encode_frame(frame, max_frame_bytes=self.max_frame_bytes))
+        except LocalProtocolError as error:
+            log.warning("not sending to %s: %s", peer, error)
+            self.metrics.dropped_frames.labels(reason="oversized").inc()
+            return False
+        return True
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._inbound.add(task)
+        try:
+            try:
+                dialer = await asyncio.wait_for(
+                    self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT_S
+                )
+            except RemoteProtocolError as error:
+                log.warning("inbound connection refused (auth): %s", error)
+                self.metrics.dropped_frames.labels(reason="auth").inc()
+                return
+            try:
+                await self._receive(dialer, reader)
+            except RemoteProtocolError as error:
+                reason = "oversized" if isinstance(error, FrameTooLargeError) else "malformed"
+                log.warning("connection from %s dropped (%s): %s", dialer, reason, error)
+                self.metrics.dropped_frames.labels(reason=reason).inc()
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+            self._inbound.discard(task)
+
+    async def _accept_handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> str:
+        hello = await _read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
+        nonce = auth.new_nonce()
+        dialer, nonce_d, challenge = auth.accept_hello(self.credentials, hello, nonce=nonce)
+        writer.write(encode_frame(challenge))
+        await writer.drain()
+        proof = await _read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
+        auth.check_proof(self.credentials, proof, dialer=dialer, nonce_d=nonce_d, nonce_a=nonce)
+        return dialer
+
+    async def _receive(self, dialer: str, reader: asyncio.StreamReader) -> None:
+        decoder = FrameDecoder(max_frame_bytes=self.max_frame_bytes)
+        while True:
+            data = await reader.read(1 << 16)
+            if not data:
+                return
+            for frame in decoder.feed(data):
+                try:
+                    self.on_frame(dialer, frame)
+                except RemoteProtocolError as error:
+                    log.debug("dropped frame from %s: %s", dialer, error)
+                    self.metrics.dropped_frames.labels(reason="malformed").inc()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for link in list(self.links.values()):
+            await link.close()
+        for task in list(self._inbound):
+            task.cancel()
+        for task in list(self._inbound):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)

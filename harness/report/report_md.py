@@ -86,6 +86,19 @@ def checker_text(result: CheckResult) -> str:
     return render_result_text(result)
 
 
+def _durability_lines(lost: list[str] | None) -> list[str]:
+    if lost is None:
+        return []
+    if not lost:
+        return ["Durability: the final reads show every acknowledged write (or a later one).", ""]
+    return [
+        "Durability: **acknowledged writes were lost**:",
+        "",
+        *(f"- {line}" for line in lost),
+        "",
+    ]
+
+
 def render_report(results: dict[str, Any], result: CheckResult) -> str:
     verdict = results["verdict"]
     options = results.get("options", {})
@@ -104,6 +117,7 @@ def render_report(results: dict[str, Any], result: CheckResult) -> str:
         "",
         "Rerun: `" + options.get("rerun", "harness run ...") + "`",
         "",
+        *_durability_lines(results.get("lost_acknowledged_writes")),
         "## Operations by outcome",
         "",
         "ok = happened, fail = certainly did not happen, info = outcome unknown "

@@ -141,6 +141,15 @@ def checker_json(result: CheckResult) -> dict[str, Any]:
     return result_to_json(result)
 
 
+def _lost_writes(ops: Sequence[Op], metadata: dict[str, Any]) -> list[str] | None:
+    """The durability audit (harness/run/audit.py) for register-like workloads, else None."""
+    if metadata.get("model") not in {"kv", "register", "cas-register"}:
+        return None
+    from harness.run.audit import lost_acknowledged_writes
+
+    return [str(lost) for lost in lost_acknowledged_writes(ops)]
+
+
 def build_results(
     ops: Sequence[Op], metadata: dict[str, Any], result: CheckResult
 ) -> dict[str, Any]:
@@ -159,6 +168,7 @@ def build_results(
         "nemesis_events": metadata.get("nemesis_events", []),
         "nemesis_windows": [list(window) for window in windows],
         "final_reads": metadata.get("final_reads", []),
+        "lost_acknowledged_writes": _lost_writes(ops, metadata),
         "duration_s": metadata.get("duration_s"),
         "checker": checker_json(result),
     }

@@ -64,3 +64,22 @@ def test_a_run_writes_every_file_records_faults_and_ends_with_final_reads(tmp_pa
     results = json.loads((run_dir / "results.json").read_text())
     assert results["nemesis_windows"] and results["invocations"] >= 100
     assert code == check_history(ops, "kv", timeout_s=20).verdict.exit_code
+
+
+def test_a_planted_stale_read_in_a_run_makes_harness_report_exit_1(tmp_path: Path) -> None:
+    """A green run means something: the same run folder with one stale read is judged invalid."""
+    import argparse
+
+    from harness.commands import report as report_command
+    from harness.history import write_history
+    from harness.run.mutations import plant_stale_read
+
+    code, run_dir, _cluster, _stderr = run_fake(tmp_path, "none")
+    assert code == 0
+    ops = read_history(run_dir / "history.jsonl", keep_nemesis=True)
+    planted = plant_stale_read(ops)
+    assert planted is not None, "a 2.5 s run at 200 ops/s has overwritten values to plant"
+    (run_dir / "history.jsonl").unlink()
+    write_history(run_dir / "history.jsonl", planted[0])
+    assert report_command.main(argparse.Namespace(run_dir=run_dir, check_timeout=20.0)) == 1
+    assert json.loads((run_dir / "results.json").read_text())["verdict"] == "invalid"

@@ -21,7 +21,10 @@ Our changes, each sound (docs/checker.md has the arguments):
   state away from value u while an ok call still has to observe u and no
   unlinearized call can produce u again; (b) a state that no remaining call
   can observe is replaced by DEAD in the cache key, so configurations that
-  differ only in an unobservable value are explored once.
+  differ only in an unobservable value are explored once; (c) an ok write
+  whose value nobody observes ("dead") is placed only just before another
+  plain write (together with every dead write that could go there) or when
+  its return is reached, instead of in every possible gap.
 - A deadline and a memory estimate bound the search: UNKNOWN, never a hang.
 """
 
@@ -73,21 +76,39 @@ class SearchResult:
 
 
 class _Entry:
-    __slots__ = ("call", "finite", "ident", "is_call", "match", "next", "prev")
+    __slots__ = (
+        "call",
+        "dead",
+        "finite",
+        "ident",
+        "is_call",
+        "live",
+        "match",
+        "next",
+        "plain_write",
+        "prev",
+    )
 
     def __init__(self, call: Call | None, is_call: bool, ident: int, finite: bool) -> None:
         self.call = call
         self.is_call = is_call
         self.ident = ident
         self.finite = finite
+        self.dead = False  # an ok write whose value no op observes (rule c)
+        self.plain_write = False  # produces a value without observing one
+        self.live = 0  # 1 for a finite call that is not dead: it must be placed by the search
         self.match: _Entry | None = None
         self.prev: _Entry | None = None
         self.next: _Entry | None = None
 
 
-def _build_list(calls: Sequence[Call]) -> tuple[_Entry, int]:
-    """Link call/return entries in history order; ids follow invocation order."""
+def _build_list(calls: Sequence[Call], may_observe: Counter | None) -> tuple[_Entry, int]:
+    """Link call/return entries in history order; ids follow invocation order.
+
+    Returns the list head and the number of live calls (finite and not dead).
+    """
     events: list[tuple[float, int, int, _Entry]] = []
+    live = 0
     finite_count = 0
     info_count = 0
     for call in sorted(calls, key=lambda c: c.call_pos):
@@ -99,6 +120,14 @@ def _build_list(calls: Sequence[Call]) -> tuple[_Entry, int]:
         start = _Entry(call, True, ident, finite)
         end = _Entry(call, False, ident, finite)
         start.match = end
+        end.match = start
+        plain = call.produced is not NO_VALUE and call.observed is NO_VALUE
+        dead = plain and finite and may_observe is not None and not may_observe[call.produced]
+        for made in (start, end):
+            made.plain_write = plain
+            made.dead = dead
+            made.live = int(finite and not dead)
+        live += int(finite and not dead)
         events.append((call.call_pos, 0, len(events), start))
         events.append((call.ret_pos, 1, len(events), end))
     events.sort(key=lambda event: event[:3])
@@ -108,7 +137,7 @@ def _build_list(calls: Sequence[Call]) -> tuple[_Entry, int]:
         previous.next = entry
         entry.prev = previous
         previous = entry
-    return head, finite_count
+    return head, live
 
 
 def _lift(entry: _Entry) -> None:
@@ -151,17 +180,17 @@ def search(
     memory_limit_bytes: int | None = None,
 ) -> SearchResult:
     """Look for a linearization of ``calls`` (one partition) from ``model.init()``."""
-    head, remaining = _build_list(calls)
     value_based = model.value_based
     must_observe, may_observe, producers = _counters(calls)
+    head, remaining = _build_list(calls, may_observe if value_based else None)
     step = model.step
     state: Any = model.init()
     if value_based and may_observe.get(state, 0) == 0:
         state = DEAD
     base = bits = info_bits = 0
     cache: set[tuple[int, int, int, Any]] = {(0, 0, 0, state)}
-    # The stack is a linked list of frames (entry, state, base, bits, info_bits, parent,
-    # depth), so remembering the deepest dead end is O(1), not a copy of a 100k-deep list.
+    # The stack is a linked list of frames, so remembering the deepest dead end is O(1),
+    # not a copy of a 100k-deep list.
     top: Frame | None = None
     deepest: Frame | None = None
     result = SearchResult(outcome=Outcome.OK)
@@ -178,38 +207,40 @@ def search(
                 result.outcome = Outcome.MEMORY
                 break
         assert entry is not None, "a finite call's return entry is always ahead"
-        if entry.is_call:
-            call = entry.call
-            new_state = step(state, call.invoke, call.completion)  # type: ignore[union-attr]
-            if new_state is not None and value_based:
-                new_state = _value_rules(state, new_state, call, must_observe, producers)  # type: ignore[arg-type]
-                if new_state is not None:
-                    _take(call, must_observe, may_observe, producers, -1)  # type: ignore[arg-type]
-                    if new_state is not DEAD and may_observe.get(new_state, 0) == 0:
-                        new_state = DEAD
-            if new_state is None:
-                entry = entry.next
-                continue
-            if entry.finite:
-                new_base, new_bits = _mark(base, bits, entry.ident)
-                new_info = info_bits
-            else:
-                new_base, new_bits, new_info = base, bits, info_bits | (1 << entry.ident)
-            key = (new_base, new_bits, new_info, new_state)
-            if key in cache:
-                if value_based:
-                    _take(call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
-                entry = entry.next
-                continue
-            cache.add(key)
-            memory_estimate += _BYTES_PER_CACHE_ENTRY + (new_bits.bit_length() >> 3)
-            top = (entry, state, base, bits, info_bits, top, 0 if top is None else top[6] + 1)
-            state, base, bits, info_bits = new_state, new_base, new_bits, new_info
-            _lift(entry)
-            if entry.finite:
-                remaining -= 1
-            entry = head.next
+        if entry.dead and entry.is_call:
+            entry = entry.next  # placed only by absorption or when forced (rule c)
             continue
+        # A dead write whose return is reached must take effect now (rule c).
+        candidate = entry if entry.is_call else entry.match if entry.dead else None
+        if candidate is not None:
+            call: Call = candidate.call  # type: ignore[assignment]
+            new_state = step(state, call.invoke, call.completion)
+            if new_state is not None and value_based:
+                new_state = _value_rules(state, new_state, call, must_observe, producers)
+            absorbed = _dead_candidates(head) if candidate.live and candidate.plain_write else ()
+            if new_state is not None:
+                for taken in (*absorbed, candidate):
+                    _take(taken.call, must_observe, may_observe, producers, -1)  # type: ignore[arg-type]
+                if value_based and may_observe.get(new_state, 0) == 0:
+                    new_state = DEAD
+                new_base, new_bits, new_info = _marked(base, bits, info_bits, candidate, absorbed)
+                key = (new_base, new_bits, new_info, new_state)
+                if key not in cache:
+                    cache.add(key)
+                    memory_estimate += _BYTES_PER_CACHE_ENTRY + (new_bits.bit_length() >> 3)
+                    depth = 0 if top is None else top[6] + 1
+                    top = (candidate, state, base, bits, info_bits, top, depth, absorbed)
+                    state, base, bits, info_bits = new_state, new_base, new_bits, new_info
+                    for lifted in (*absorbed, candidate):
+                        _lift(lifted)
+                    remaining -= candidate.live
+                    entry = head.next
+                    continue
+                for taken in (*absorbed, candidate):
+                    _take(taken.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
+            if entry.is_call:
+                entry = entry.next
+                continue
         depth = -1 if top is None else top[6]
         if result.blocked is None or depth > (-1 if deepest is None else deepest[6]):
             deepest = top
@@ -217,12 +248,11 @@ def search(
         if top is None:
             result.outcome = Outcome.ILLEGAL
             break
-        entry, state, base, bits, info_bits, top, _ = top
-        _unlift(entry)
-        if entry.finite:
-            remaining += 1
-        if value_based:
-            _take(entry.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
+        entry, state, base, bits, info_bits, top, _, absorbed = top
+        for lifted in (entry, *reversed(absorbed)):
+            _unlift(lifted)
+            _take(lifted.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
+        remaining += entry.live
         entry = entry.next
     result.cache_entries = len(cache)
     result.memory_bytes_estimate = memory_estimate
@@ -231,16 +261,40 @@ def search(
     return result
 
 
-Frame = tuple[_Entry, Any, int, int, int, Any, int]
+Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...]]
 
 
 def _calls_of(frame: Frame | None) -> list[Call]:
     calls: list[Call] = []
     while frame is not None:
         calls.append(frame[0].call)  # type: ignore[arg-type]
+        calls.extend(entry.call for entry in reversed(frame[7]))  # type: ignore[misc]
         frame = frame[5]
     calls.reverse()
     return calls
+
+
+def _dead_candidates(head: _Entry) -> tuple[_Entry, ...]:
+    """Dead writes that could take effect now (their call precedes the first return)."""
+    found = []
+    entry = head.next
+    while entry is not None and entry.is_call:
+        if entry.dead:
+            found.append(entry)
+        entry = entry.next
+    return tuple(found)
+
+
+def _marked(
+    base: int, bits: int, info_bits: int, entry: _Entry, absorbed: tuple[_Entry, ...]
+) -> tuple[int, int, int]:
+    if not entry.finite:
+        info_bits |= 1 << entry.ident
+    else:
+        base, bits = _mark(base, bits, entry.ident)
+    for dead in absorbed:
+        base, bits = _mark(base, bits, dead.ident)
+    return base, bits, info_bits
 
 
 def _mark(base: int, bits: int, ident: int) -> tuple[int, int]:
@@ -255,7 +309,11 @@ def _mark(base: int, bits: int, ident: int) -> tuple[int, int]:
 def _value_rules(
     state: Any, new_state: Any, call: Call, must_observe: Counter, producers: Counter
 ) -> Any:
-    """Prune rule (a) of the module docstring; returns None to refuse the step."""
+    """Prune rule (a) of the module docstring; returns None to refuse the step.
+
+    Absorbed dead writes never observe or re-produce ``state``, so checking the
+    plain write that absorbs them is enough.
+    """
     if state is DEAD or new_state == state or call.produced is NO_VALUE:
         return new_state
     pending = must_observe.get(state, 0)

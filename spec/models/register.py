@@ -28,6 +28,26 @@ from harness.history.ops import Op
 from spec.models.base import NO_VALUE, State, freeze
 
 
+class _Nil:
+    """The register's "no value" (JSON null) as a state: ``step`` returning None means illegal."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "None"
+
+    def __reduce__(self) -> str:
+        return "NIL"
+
+
+NIL: Any = _Nil()
+
+
+def as_value(value: Any) -> Hashable:
+    """A JSON value as a register state: lists become tuples, null becomes NIL."""
+    return NIL if value is None else freeze(value)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegisterModel:
     """One register per key; the state is its value (None before any write)."""
@@ -38,19 +58,19 @@ class RegisterModel:
     value_based: bool = True
 
     def init(self) -> State:
-        return None
+        return NIL
 
     def step(self, state: State, invoke: Op, completion: Op | None) -> State | None:
         f = invoke.f
         if f == "read":
             if completion is None:
                 return state
-            value = freeze(completion.value)
-            if value is None and self.none_read_is_unknown:
+            if completion.value is None and self.none_read_is_unknown:
                 return state
+            value = as_value(completion.value)
             return state if state == value else None
         if f == "write":
-            return freeze(invoke.value)
+            return as_value(invoke.value)
         if f == "cas" and self.allow_cas:
             expected, new = _cas_pair(invoke)
             return new if state == expected else None
@@ -67,14 +87,14 @@ class RegisterModel:
 
     def observed_value(self, invoke: Op, completion: Op | None) -> Any:
         if invoke.f == "read" and completion is not None:
-            return freeze(completion.value)
+            return as_value(completion.value)
         if invoke.f == "cas" and self.allow_cas:
             return _cas_pair(invoke)[0]
         return NO_VALUE
 
     def produced_value(self, invoke: Op, completion: Op | None) -> Any:
         if invoke.f == "write":
-            return freeze(invoke.value)
+            return as_value(invoke.value)
         if invoke.f == "cas" and self.allow_cas:
             return _cas_pair(invoke)[1]
         return NO_VALUE
@@ -99,7 +119,7 @@ def _cas_pair(invoke: Op) -> tuple[Hashable, Hashable]:
     value = invoke.value
     if not isinstance(value, list | tuple) or len(value) != 2:
         raise ValueError(f"cas op {invoke.index} needs value [expected, new], got {value!r}")
-    return freeze(value[0]), freeze(value[1])
+    return as_value(value[0]), as_value(value[1])
 
 
 REGISTER = RegisterModel()

@@ -371,6 +371,8 @@ def _axis_svg(frame: _Frame) -> str:
     parts = []
     for t in range(first, frame.t_end + 1, step):
         x = frame.x(t)
+        if x > PLOT_WIDTH_PX - 50:
+            break
         parts.append(
             f'<line x1="{x}" x2="{x}" y1="{AXIS_HEIGHT_PX - 6}" y2="{frame.height}" class="tick"/>'
             f'<text x="{x + 2}" y="{AXIS_HEIGHT_PX - 9}" class="ticklabel">{t / 1e9:.{digits}f}s</text>'
@@ -406,8 +408,9 @@ def _bars_svg(layout: _Layout, frame: _Frame, details: list[str], labels: bool) 
             f' data-i="{index}"{style}>{title}</rect>'
         )
         if labels and bar.label:
+            dx = 3 if bar.badge is None else 9 + 7 * len(bar.badge)
             parts.append(
-                f'<text class="lbl" x="{x0 + 3}" y="{y + LANE_HEIGHT_PX - 5}"'
+                f'<text class="lbl" x="{x0 + dx}" y="{y + LANE_HEIGHT_PX - 5}" data-dx="{dx}"'
                 f' data-t0="{bar.t0 - frame.t_start}" data-t1="{bar.t1 - frame.t_start}"'
                 f' data-label="{html.escape(bar.label)}">{html.escape(_truncate(bar.label, width))}</text>'
             )
@@ -611,8 +614,8 @@ _SCRIPT = r"""
     let out = "";
     for (let t = 0; t <= data.t_span; t += step) {
       const x = (t * scale).toFixed(1), s = ((t + data.t_start) / 1e9).toFixed(Math.min(digits, 9));
-      out += `<line class="tick" x1="${x}" x2="${x}" y1="18" y2="${height}"/>` +
-             `<text class="ticklabel" x="${+x + 2}" y="15">${s}s</text>`;
+      out += `<line class="tick" x1="${x}" x2="${x}" y1="18" y2="${height}"/>`;
+      if (t * scale < data.t_span * scale - 50) out += `<text class="ticklabel" x="${+x + 2}" y="15">${s}s</text>`;
     }
     axis.innerHTML = out;
   }
@@ -624,10 +627,11 @@ _SCRIPT = r"""
         if (t1 >= 0) el.setAttribute("width", Math.max((t1 - t0) * scale, 1.5).toFixed(2));
         el.setAttribute("x", (t1 < 0 ? x - 1 : x).toFixed(2));
       } else {
-        el.setAttribute("x", (x + (t1 < 0 ? 2.5 : 3)).toFixed(2));
+        const dx = el.dataset.dx === undefined ? (t1 < 0 ? 2.5 : 3) : +el.dataset.dx;
+        el.setAttribute("x", (x + dx).toFixed(2));
         const label = el.dataset.label;
         if (label !== undefined) {
-          const chars = Math.floor(((t1 - t0) * scale - 4) / 6.4);
+          const chars = Math.floor(((t1 - t0) * scale - dx - 1) / 6.4);
           el.textContent = chars <= 0 ? "" : label.length <= chars ? label : label.slice(0, chars - 1) + "…";
         }
       }

@@ -1,0 +1,155 @@
+"""``harness check HISTORY --model M``: check a recorded history and write its reports.
+
+Reads JSON Lines or Jepsen EDN (harness/history), runs the linearizability
+checker for the model (or the total-queue check for ``--model total-queue``),
+prints the verdict table, and writes results.json, report.md and
+timeline.html next to the history (or into ``--out``).
+
+Exit codes (API.md): 0 valid, 1 invalid, 2 unknown, or a usage / input error
+(a malformed history names its line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+TOTAL_QUEUE = "total-queue"
+TIMELINE_OPS_MAX = 100_000  # above this the timeline shows only the counterexample window
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("history", type=Path, help="history.jsonl or a Jepsen history.edn")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="register | cas-register | kv | mutex | rwlock | queue | set, or total-queue",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="checker budget in seconds (default: none)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the reports (default: the history's)"
+    )
+    parser.add_argument(
+        "--split-keys",
+        action="store_true",
+        help="split Jepsen independent [key value] values into key and value",
+    )
+    parser.add_argument(
+        "--dead-letters",
+        type=Path,
+        default=None,
+        help="total-queue only: a JSON list of the messages found in the dead-letter queue",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    from harness.history import HistoryError, read_history
+
+    try:
+        all_ops = read_history(args.history, split_keys=args.split_keys, keep_nemesis=True)
+        dead_letters = json.loads(args.dead_letters.read_text()) if args.dead_letters else []
+    except HistoryError as error:
+        print(f"harness check: {args.history}: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as error:
+        print(f"harness check: {error}", file=sys.stderr)
+        return 2
+    ops = [op for op in all_ops if op.process != "nemesis"]
+    try:
+        result = _run_checker(ops, args.model, args.timeout, dead_letters)
+    except ValueError as error:  # unknown model, or a history the checker cannot pair
+        print(f"harness check: {error}", file=sys.stderr)
+        return 2
+    from harness.check.render import render_result_text
+
+    print(render_result_text(result))
+    out = args.out or args.history.parent
+    try:
+        _write_reports(out, args.history, all_ops, result)
+    except OSError as error:
+        print(f"harness check: cannot write reports to {out}: {error}", file=sys.stderr)
+        return 2
+    print(f"reports: {out / 'report.md'}, {out / 'timeline.html'}, {out / 'results.json'}")
+    return result.verdict.exit_code
+
+
+def _run_checker(ops: Sequence[Any], model: str, timeout_s: float | None, dead: list) -> Any:
+    if model == TOTAL_QUEUE:
+        from harness.check.total_queue import check_total_queue
+
+        return check_total_queue(ops, dead_lettered=dead)
+    from harness.check.linearizable import check_linearizable
+
+    return check_linearizable(ops, model, timeout_s=timeout_s)
+
+
+def nemesis_windows(ops: Sequence[Any]) -> list[tuple[int, int, str]]:
+    """Fault windows from Jepsen nemesis ops: a ``start*`` op opens one, the next ``stop*`` closes it.
+
+    Jepsen logs each nemesis action as an info (or invoke/info) pair; the
+    completion's value says what was done, e.g. ``:isolated {...}``.
+    """
+    windows: list[tuple[int, int, str]] = []
+    opened: tuple[int, str] | None = None
+    end = max((op.time for op in ops), default=0)
+    for op in ops:
+        if op.process != "nemesis" or op.type.value == "invoke":
+            continue
+        if op.f.startswith("start") and opened is None:
+            label = op.f if op.value is None else f"{op.f} {json.dumps(op.value, default=repr)}"
+            opened = (op.time, label[:80])
+        elif op.f.startswith("stop") and opened is not None:
+            windows.append((opened[0], op.time, opened[1]))
+            opened = None
+    if opened is not None:
+        windows.append((opened[0], end, opened[1]))
+    return windows
+
+
+def _write_reports(out: Path, history: Path, all_ops: Sequence[Any], result: Any) -> None:
+    from harness.check.render import render_result_text, result_to_json
+    from harness.report.timeline import render_timeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"history": str(history), "ops": len(all_ops), **result_to_json(result)}
+    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    counterexample = result.counterexamples[0] if result.counterexamples else None
+    ops = list(all_ops)
+    note = ""
+    if len(ops) > TIMELINE_OPS_MAX:
+        if counterexample is not None and counterexample.window:
+            start = min(invoke.time for invoke, _ in counterexample.window)
+            end = max((c or i).time for i, c in counterexample.window)
+            ops = [op for op in ops if start <= op.time <= end]
+            note = " (counterexample window only)"
+        else:
+            ops = ops[:TIMELINE_OPS_MAX]
+            note = f" (first {TIMELINE_OPS_MAX} ops only)"
+    html = render_timeline(
+        [op for op in ops if op.process != "nemesis"],
+        title=f"{history.name}: {result.model} — {result.verdict.value}{note}",
+        nemesis_windows=nemesis_windows(all_ops),
+        counterexample=counterexample,
+    )
+    (out / "timeline.html").write_text(html)
+    report = [
+        f"# Check of {history.name}",
+        "",
+        f"Verdict: **{result.verdict.value.upper()}** ({result.checker}, model {result.model}).",
+        "",
+        "```",
+        render_result_text(result).rstrip(),
+        "```",
+        "",
+        "Files: results.json (this result as JSON), timeline.html (ops per process over time"
+        + ("; the counterexample is highlighted" if counterexample else "")
+        + ").",
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(report))

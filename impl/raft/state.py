@@ -190,8 +190,23 @@ class NodeState:
         self._committed_in_term = False
 
     def _promotable(self) -> bool:
-        """Only voters of the configuration in force campaign (learners and removed nodes never)."""
-        return self._id in self._log.config.voters
+        """Voters of the configuration in force campaign; learners and removed nodes do not.
+
+        One exception keeps a removal from deadlocking: while the CONFIG entry
+        that removed us is uncommitted, we still campaign if the previous
+        configuration had us as a voter. Otherwise a removed ex-leader holding
+        the newest log could refuse its vote to every remaining voter (their
+        logs are behind) while never campaigning itself. As a candidate it
+        counts only the new configuration's votes, and as leader it only
+        commits that configuration and steps down (thesis §4.2.2).
+        """
+        log = self._log
+        if self._id in log.config.voters:
+            return True
+        return (
+            log.config_index > self._commit_index
+            and self._id in log.config_at(log.config_index - 1).voters
+        )
 
     # Implemented by the mixins; declared here so each mixin can call the others.
     def _become_leader(self) -> None:

@@ -32,7 +32,7 @@ def build_counterexample(
     states, raw_state = _replay(model, found.longest)
     linearized = [(call.invoke, text) for call, text in zip(found.longest, states, strict=True)]
     final_state = states[-1] if states else model.describe_state(model.init())
-    window_calls = _window(model, calls, found)
+    window_calls = _window(model, calls, found, raw_state)
     window = [
         (c.invoke, c.completion or info_completions.get(c.invoke.index)) for c in window_calls
     ]
@@ -61,8 +61,11 @@ def _producers_of(model: Model, calls: Sequence[Call], value: Any) -> list[Call]
     return [c for c in calls if model.produced_value(c.invoke, c.completion) == value]
 
 
-def _window(model: Model, calls: Sequence[Call], found: SearchResult) -> list[Call]:
+def _window(model: Model, calls: Sequence[Call], found: SearchResult, raw_state: Any) -> list[Call]:
     chosen: dict[int, Call] = {}
+    done = {id(c) for c in found.longest}
+    for reader in _pending_observers(model, calls, done, raw_state)[:3]:
+        chosen[reader.invoke.index] = reader
     for call in [*found.longest[-_RECENT_LINEARIZED:], *found.stuck]:
         chosen[call.invoke.index] = call
     blocked = found.blocked
@@ -125,13 +128,7 @@ def _overwrite_note(
     if model.produced_value(blocked.invoke, blocked.completion) is NO_VALUE:
         return ""
     done = {id(c) for c in found.longest}
-    readers = [
-        c
-        for c in calls
-        if id(c) not in done
-        and c.is_ok
-        and model.observed_value(c.invoke, c.completion) == raw_state
-    ]
+    readers = _pending_observers(model, calls, done, raw_state)
     rewriters = [
         c
         for c in calls
@@ -146,3 +143,17 @@ def _overwrite_note(
         f" It would overwrite {raw_state!r}, which {shown} still has to observe, and no later "
         f"write produces {raw_state!r} again: that read returned a stale value."
     )
+
+
+def _pending_observers(
+    model: Model, calls: Sequence[Call], done: set[int], raw_state: Any
+) -> list[Call]:
+    if not model.value_based or raw_state is None:
+        return []
+    return [
+        c
+        for c in calls
+        if id(c) not in done
+        and c.is_ok
+        and model.observed_value(c.invoke, c.completion) == raw_state
+    ]

@@ -50,10 +50,16 @@ class FrameDecoder:
     def __init__(self, *, max_frame_bytes: int = MAX_FRAME_BYTES_DEFAULT) -> None:
         self.max_frame_bytes = max_frame_bytes
         self._buffer = bytearray()
+        self._error: RemoteProtocolError | None = None
 
     @property
     def buffered_bytes(self) -> int:
         return len(self._buffer)
+
+    def raise_pending(self) -> None:
+        """Raise the error met after the frames the last ``feed`` returned, if any."""
+        if self._error is not None:
+            raise self._error
 
     def feed(self, data: bytes) -> list[Any]:
         """Add ``data``; return every frame now complete, in order.
@@ -62,8 +68,18 @@ class FrameDecoder:
             RemoteProtocolError: a frame announces more than ``max_frame_bytes``
                 or its payload is not valid msgpack. The stream is unusable.
         """
+        self.raise_pending()
         self._buffer += data
         frames: list[Any] = []
+        try:
+            self._decode_into(frames)
+        except RemoteProtocolError as error:
+            if not frames:
+                raise
+            self._error = error  # hand out the good frames first; fail on the next call
+        return frames
+
+    def _decode_into(self, frames: list[Any]) -> None:
         while len(self._buffer) >= HEADER.size:
             (length,) = HEADER.unpack_from(self._buffer, 0)
             if length > self.max_frame_bytes:
@@ -76,7 +92,6 @@ class FrameDecoder:
             payload = bytes(self._buffer[HEADER.size : end])
             del self._buffer[:end]
             frames.append(_decode_payload(payload))
-        return frames
 
 
 def _decode_payload(payload: bytes) -> Any:

@@ -217,6 +217,11 @@ class PeerTransport:
                 log.warning("inbound connection refused (auth): %s", error)
                 self.metrics.dropped_frames.labels(reason="auth").inc()
                 return
+            except asyncio.IncompleteReadError:
+                # The dialer hung up mid-handshake, typically because we failed ITS check.
+                log.warning("inbound connection closed during the handshake")
+                self.metrics.dropped_frames.labels(reason="auth").inc()
+                return
             try:
                 await self._receive(dialer, reader)
             except RemoteProtocolError as error:
@@ -253,6 +258,7 @@ class PeerTransport:
                 except RemoteProtocolError as error:
                     log.debug("dropped frame from %s: %s", dialer, error)
                     self.metrics.dropped_frames.labels(reason="malformed").inc()
+            decoder.raise_pending()
 
     async def close(self) -> None:
         if self._server is not None:

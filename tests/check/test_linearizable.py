@@ -1,0 +1,241 @@
+"""The WGL engine agrees with a brute-force checker, accepts every simulated atomic history,
+rejects planted stale reads, and reports each verdict path."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.check import linearizable
+from harness.check.linearizable import check_linearizable
+from harness.check.verdict import Verdict
+from harness.check.wgl_histories import plant_stale_read, simulate_register
+from harness.history.ops import Op, OpType
+from spec.models import MODELS
+
+# --- an obviously right checker: every subset of crashed ops, every real-time order ---
+
+
+def brute_force_linearizable(ops: list[Op], model_name: str) -> bool:
+    model = MODELS[model_name]
+    opened: dict[Any, tuple[int, Op]] = {}
+    calls: list[tuple[int, float, Op, Op | None]] = []  # (call_pos, ret_pos, invoke, completion)
+    for position, op in enumerate(ops):
+        if op.type is OpType.INVOKE:
+            opened[op.process] = (position, op)
+            continue
+        start, invoke = opened.pop(op.process)
+        if op.type is OpType.OK:
+            calls.append((start, position, invoke, op))
+        elif op.type is OpType.INFO:
+            calls.append((start, float("inf"), invoke, None))
+
+    def extend(state: Any, left: list[tuple[int, float, Op, Op | None]]) -> bool:
+        if all(call[3] is None for call in left):
+            return True
+        for call in left:
+            if any(other[1] < call[0] for other in left if other is not call):
+                continue  # some remaining op returned before this one was invoked
+            rest = [other for other in left if other is not call]
+            after = model.step(state, call[2], call[3])
+            if after is not None and extend(after, rest):
+                return True
+            if call[3] is None and extend(state, rest):
+                return True  # the crashed op never happened
+        return False
+
+    return extend(model.init(), calls)
+
+
+F_CHOICES = {
+    "cas-register": ["read", "write", "cas"],
+    "kv": ["read", "write", "cas"],
+    "register": ["read", "write"],
+    "queue": ["enqueue", "dequeue"],
+    "set": ["add", "read"],
+    "mutex": ["acquire", "release"],
+}
+
+
+@st.composite
+def small_histories(draw: st.DrawFn, model_name: str) -> list[Op]:
+    count = draw(st.integers(min_value=1, max_value=7))
+    values = st.sampled_from([None, 1, 2, 3])
+    slots: list[tuple[float, int, str, Any, Any]] = []
+    for number in range(count):
+        f = draw(st.sampled_from(F_CHOICES[model_name]))
+        start = draw(st.integers(min_value=0, max_value=12))
+        end = start + draw(st.integers(min_value=0, max_value=6)) + 0.5
+        outcome = draw(st.sampled_from(["ok", "ok", "ok", "info", "fail"]))
+        invoke_value: Any = draw(values)
+        done_value: Any = invoke_value
+        if f == "cas":
+            invoke_value = done_value = [draw(values), draw(values)]
+        elif f in ("read", "dequeue"):
+            invoke_value = None
+            done_value = draw(values)
+            if model_name == "set":
+                done_value = sorted(draw(st.sets(st.sampled_from([1, 2, 3]))))
+        elif model_name == "mutex":
+            invoke_value = done_value = draw(st.sampled_from(["a", "b"]))
+        slots.append((start, number, "invoke", f, invoke_value))
+        slots.append((end, number, outcome, f, done_value))
+    slots.sort(key=lambda slot: (slot[0], slot[1]))
+    return [
+        Op(index=i, time=i, process=number, type=OpType(kind), f=f, value=value)
+        for i, (_, number, kind, f, value) in enumerate(slots)
+    ]
+
+
+@pytest.mark.parametrize("model_name", sorted(F_CHOICES))
+@given(data=st.data())
+def test_wgl_verdict_matches_brute_force_on_small_histories(
+    model_name: str, data: st.DataObject
+) -> None:
+    """On histories of at most 7 ops, the pruned WGL search and exhaustive search agree."""
+    ops = data.draw(small_histories(model_name))
+    expected = brute_force_linearizable(ops, model_name)
+    got = check_linearizable(ops, model_name, timeout_s=10).verdict
+    assert got is (Verdict.OK if expected else Verdict.ILLEGAL), [op.to_json_dict() for op in ops]
+
+
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    clients=st.integers(min_value=1, max_value=12),
+    keys=st.integers(min_value=1, max_value=3),
+    info=st.sampled_from([0.0, 0.05, 0.3]),
+    cas=st.sampled_from([0.0, 0.3]),
+)
+def test_simulated_atomic_register_histories_are_linearizable(
+    seed: int, clients: int, keys: int, info: float, cas: float
+) -> None:
+    """Each op takes effect at one instant inside its window, so a linearization exists."""
+    rng = random.Random(seed)
+    ops = simulate_register(
+        rng, ops=150, clients=clients, keys=keys, info_fraction=info, cas_fraction=cas
+    )
+    for model_name in ("cas-register", "kv"):
+        result = check_linearizable(ops, model_name, timeout_s=20)
+        assert result.verdict is Verdict.OK, (seed, result.reasons)
+
+
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    clients=st.integers(min_value=2, max_value=12),
+    info=st.sampled_from([0.0, 0.05, 0.3]),
+)
+def test_planted_stale_read_is_always_illegal(seed: int, clients: int, info: float) -> None:
+    """A read returning a value overwritten before it began makes the history illegal."""
+    rng = random.Random(seed)
+    ops = simulate_register(rng, ops=150, clients=clients, info_fraction=info, cas_fraction=0.2)
+    planted = plant_stale_read(rng, ops)
+    if planted is None:
+        return  # no stale triple in this history; the brute-force test covers small cases
+    result = check_linearizable(planted, "kv", timeout_s=20)
+    assert result.verdict is Verdict.ILLEGAL, seed
+    example = result.counterexamples[0]
+    assert example.explanation and example.window and example.stuck
+
+
+def test_valid_history_has_no_counterexample_and_counts_ops() -> None:
+    """Verdict path OK: counts report ops by outcome and the number of partitions."""
+    ops = simulate_register(random.Random(1), ops=300, clients=4, keys=3, info_fraction=0.1)
+    result = check_linearizable(ops, "kv")
+    assert result.verdict is Verdict.OK and not result.counterexamples
+    assert result.counts["ops"] == 300 and result.counts["partitions"] == 3
+    assert result.counts["ok"] + result.counts["info"] + result.counts["fail"] == 300
+
+
+def test_stale_read_counterexample_names_the_read_and_the_overwrite() -> None:
+    """Verdict path ILLEGAL: the explanation says which value was stale and why."""
+    ops = [
+        Op(index=0, time=0, process=0, type=OpType.INVOKE, f="write", value=1, key="k"),
+        Op(index=1, time=1, process=0, type=OpType.OK, f="write", value=1, key="k"),
+        Op(index=2, time=2, process=0, type=OpType.INVOKE, f="write", value=2, key="k"),
+        Op(index=3, time=3, process=0, type=OpType.OK, f="write", value=2, key="k"),
+        Op(index=4, time=4, process=1, type=OpType.INVOKE, f="read", value=None, key="k"),
+        Op(index=5, time=5, process=1, type=OpType.OK, f="read", value=1, key="k"),
+    ]
+    result = check_linearizable(ops, "kv")
+    assert result.verdict is Verdict.ILLEGAL
+    example = result.counterexamples[0]
+    assert example.key == "k"
+    assert [op.index for op, _ in example.linearized] == [0]
+    assert example.linearized[0][1] == "value=1"
+    assert "stale" in example.explanation and "read k -> 1" in example.explanation
+    assert {invoke.index for invoke, _ in example.window} >= {0, 2, 4}
+
+
+def hard_history() -> list[Op]:
+    """Many concurrent crashed enqueues: the queue model cannot prune them."""
+    rng = random.Random(3)
+    ops: list[Op] = []
+    for process in range(40):
+        ops.append(Op(index=len(ops), time=len(ops), process=process, type=OpType.INVOKE,
+                      f="enqueue", value=process))  # fmt: skip
+    for process in range(40):
+        ops.append(Op(index=len(ops), time=len(ops), process=process, type=OpType.INFO,
+                      f="enqueue", value=process))  # fmt: skip
+    ops.append(Op(index=len(ops), time=len(ops), process=99, type=OpType.INVOKE, f="dequeue"))
+    ops.append(Op(index=len(ops), time=len(ops), process=99, type=OpType.OK, f="dequeue",
+                  value=rng.choice([-1])))  # fmt: skip
+    return ops
+
+
+def test_timeout_gives_unknown_not_a_verdict() -> None:
+    """Verdict path UNKNOWN (time): a search out of time says so instead of guessing."""
+    result = check_linearizable(hard_history(), "queue", timeout_s=0.2)
+    assert result.verdict is Verdict.UNKNOWN
+    assert any("timeout after 0.2 s" in reason for reason in result.reasons)
+
+
+def test_memory_cap_gives_unknown_not_a_verdict() -> None:
+    """Verdict path UNKNOWN (memory): the cache estimate stops the search at the cap."""
+    result = check_linearizable(hard_history(), "queue", memory_limit_bytes=100_000)
+    assert result.verdict is Verdict.UNKNOWN
+    assert any("memory cap" in reason for reason in result.reasons)
+
+
+def test_parallel_partitions_agree_with_serial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking keys in worker processes gives the same verdicts as in-process."""
+    ops = simulate_register(random.Random(5), ops=400, clients=6, keys=4, cas_fraction=0.2)
+    planted = plant_stale_read(random.Random(6), ops)
+    assert planted is not None
+    monkeypatch.setattr(linearizable, "PARALLEL_MIN_OPS", 10)
+    for history, expected in ((ops, Verdict.OK), (planted, Verdict.ILLEGAL)):
+        result = check_linearizable(history, "kv", workers=2)
+        assert result.details["parallel"] is True
+        assert result.verdict is expected
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([(0, "ok", "write", 1)], "no open invoke"),
+        ([(0, "invoke", "write", 1)], "never complete"),
+        ([(0, "invoke", "write", 1), (0, "invoke", "write", 2)], "still open"),
+        ([(0, "invoke", "write", 1), (0, "ok", "read", 1)], "does not match"),
+    ],
+)
+def test_unpaired_ops_raise_a_clear_value_error(rows: list[tuple], message: str) -> None:
+    """Odd input is a usage error with a message, never a crash or a verdict."""
+    ops = [
+        Op(index=i, time=i, process=p, type=OpType(t), f=f, value=v)
+        for i, (p, t, f, v) in enumerate(rows)
+    ]
+    with pytest.raises(ValueError, match=message):
+        check_linearizable(ops, "register")
+
+
+def test_nemesis_ops_are_ignored() -> None:
+    """Nemesis events in the history are not client operations."""
+    ops = [
+        Op(index=0, time=0, process="nemesis", type=OpType.INFO, f="start-partition"),
+        Op(index=1, time=1, process=0, type=OpType.INVOKE, f="write", value=1),
+        Op(index=2, time=2, process=0, type=OpType.OK, f="write", value=1),
+    ]
+    assert check_linearizable(ops, "register").verdict is Verdict.OK

@@ -1,0 +1,125 @@
+"""Malformed histories are refused with an error naming the offending line."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from harness.history import HistoryError, read_history
+
+VALID_PREFIX = [
+    '{"process": 0, "time": 1, "type": "invoke", "f": "write", "value": 1}',
+    '{"process": 0, "time": 2, "type": "ok", "f": "write", "value": 1}',
+]
+
+CASES = {
+    "completion_without_invoke": (
+        ['{"process": 3, "time": 3, "type": "ok", "f": "read", "value": 1}'],
+        "completion 'ok' for process 3 without an open invoke",
+    ),
+    "two_open_invokes": (
+        [
+            '{"process": 1, "time": 3, "type": "invoke", "f": "read"}',
+            '{"process": 1, "time": 4, "type": "invoke", "f": "read"}',
+        ],
+        "second invoke for process 1 while its invoke on line 3 is still open",
+    ),
+    "process_reused_after_info": (
+        [
+            '{"process": 2, "time": 3, "type": "invoke", "f": "write", "value": 2}',
+            '{"process": 2, "time": 4, "type": "info", "f": "write", "value": 2}',
+            '{"process": 2, "time": 5, "type": "invoke", "f": "read"}',
+        ],
+        "process 2 is used again after its info on line 4",
+    ),
+    "unknown_type": (
+        ['{"process": 1, "time": 3, "type": "done", "f": "read"}'],
+        "unknown type 'done'",
+    ),
+    "unparsable_json": (
+        ['{"process": 1, "time": 3, "type": "invoke", "f": "read"'],
+        "unparsable JSON",
+    ),
+    "missing_required_field": (
+        ['{"process": 1, "type": "invoke", "f": "read"}'],
+        "missing required field 'time'",
+    ),
+    "f_mismatch": (
+        [
+            '{"process": 1, "time": 3, "type": "invoke", "f": "read"}',
+            '{"process": 1, "time": 4, "type": "ok", "f": "write", "value": 1}',
+        ],
+        "completion f 'write' does not match f 'read' of the invoke on line 3",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_history_error_names_the_offending_line(case: str) -> None:
+    """Each textbook breakage is reported on the last line of the case, with its reason."""
+    tail, reason = CASES[case]
+    text = "\n".join(VALID_PREFIX + tail) + "\n"
+    with pytest.raises(HistoryError) as raised:
+        read_history(io.StringIO(text))
+    expected_line = len(VALID_PREFIX) + len(tail)
+    assert raised.value.line == expected_line
+    assert str(raised.value).startswith(f"line {expected_line}: ")
+    assert reason in str(raised.value)
+
+
+def test_blank_lines_count_towards_line_numbers() -> None:
+    """Line numbers are those an editor shows, blank lines included."""
+    text = VALID_PREFIX[0] + "\n\n\n" + '{"process": 5, "time": 9, "type": "ok", "f": "x"}\n'
+    with pytest.raises(HistoryError) as raised:
+        read_history(io.StringIO(text))
+    assert raised.value.line == 4
+
+
+def test_edn_errors_name_the_line_too() -> None:
+    """The EDN reader names the line where the offending map starts."""
+    text = (
+        "{:process 0, :type :invoke, :f :read}\n"
+        "{:process 0, :type :ok, :f :read, :value 1}\n"
+        "{:process 0,\n :type :ok, :f :read, :value 1}\n"
+    )
+    with pytest.raises(HistoryError) as raised:
+        read_history(io.StringIO(text))
+    assert raised.value.line == 3
+    assert "without an open invoke" in str(raised.value)
+
+
+def test_unbalanced_edn_names_the_opening_line() -> None:
+    """An unclosed map is reported where it was opened."""
+    text = "[{:process 0, :type :invoke, :f :read}\n {:process 0, :type :ok\n"
+    with pytest.raises(HistoryError) as raised:
+        read_history(io.StringIO(text))
+    assert raised.value.line == 2
+    assert "never closed" in str(raised.value)
+
+
+def test_well_formed_history_with_open_invoke_and_nemesis_is_accepted() -> None:
+    """An invoke that never completed and the nemesis's unpaired infos are legal."""
+    text = "\n".join(
+        [
+            *VALID_PREFIX,
+            '{"process": "nemesis", "time": 3, "type": "info", "f": "start", "value": null}',
+            '{"process": 1, "time": 4, "type": "invoke", "f": "read"}',
+        ]
+    )
+    ops = read_history(io.StringIO(text))
+    assert [(o.process, o.type.value) for o in ops] == [(0, "invoke"), (0, "ok"), (1, "invoke")]
+    with_nemesis = read_history(io.StringIO(text), keep_nemesis=True)
+    assert len(with_nemesis) == 4
+
+
+def test_validation_can_be_switched_off() -> None:
+    """validate=False reads a broken history as is (for forensics)."""
+    text = '{"process": 3, "time": 3, "type": "ok", "f": "read", "value": 1}\n'
+    assert len(read_history(io.StringIO(text), validate=False)) == 1
+
+
+def test_missing_index_takes_the_position_in_the_history() -> None:
+    """index is optional on input; the op's position is used."""
+    ops = read_history(io.StringIO("\n".join(VALID_PREFIX)))
+    assert [o.index for o in ops] == [0, 1]

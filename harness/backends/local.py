@@ -217,9 +217,8 @@ class LocalBackend(Backend):
         return f"http://{self.network.node_host(node)}:{self._node(node).http_port}"
 
     async def start(self) -> None:
-        if not self._network_ready:
-            await self.network.setup(self._peer_ports())
-            self._network_ready = True
+        self._closed = False
+        await self._ensure_network()
         try:
             await asyncio.gather(*(self.start_node(node) for node in self.nodes))
         except BaseException:
@@ -230,6 +229,7 @@ class LocalBackend(Backend):
         local = self._node(node)
         if local.running:
             return
+        await self._ensure_network()
         local.directory.mkdir(parents=True, exist_ok=True)
         local.data_dir.mkdir(exist_ok=True)
         with local.log_path.open("ab") as log:
@@ -315,8 +315,19 @@ class LocalBackend(Backend):
             )
         finally:
             await self.network.close()
+            self._network_ready = False
+            self.partitioned = set()
 
     # ---- helpers --------------------------------------------------------------------
+
+    async def _ensure_network(self) -> None:
+        if not self._network_ready:
+            self._network_ready = True  # set first: start() starts nodes concurrently
+            try:
+                await self.network.setup(self._peer_ports())
+            except BaseException:
+                self._network_ready = False
+                raise
 
     def _node(self, node: str) -> LocalNode:
         try:

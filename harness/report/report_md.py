@@ -63,10 +63,13 @@ def _availability_table(availability: dict[str, dict[str, Any]]) -> str:
                 stats["ok"],
                 stats["fail"],
                 stats["info"],
+                stats.get("answered", stats["ok"]),
                 "-" if share is None else f"{100 * share:.1f}%",
             ]
         )
-    return tabulate(rows, headers=["", "ops", "ok", "fail", "info", "available"], tablefmt="github")
+    return tabulate(
+        rows, headers=["", "ops", "ok", "fail", "info", "answered", "available"], tablefmt="github"
+    )
 
 
 def _events_table(events: list[dict[str, Any]]) -> str:
@@ -113,7 +116,9 @@ def render_report(results: dict[str, Any], result: CheckResult) -> str:
         "",
         f"Seed {results.get('seed')}; {results.get('invocations')} invocations in "
         f"{_number(results.get('duration_s'))} s; options: "
-        + ", ".join(f"{name}={value}" for name, value in sorted(options.items())),
+        + ", ".join(
+            f"{name}={value}" for name, value in sorted(options.items()) if name != "rerun"
+        ),
         "",
         "Rerun: `" + options.get("rerun", "harness run ...") + "`",
         "",
@@ -131,7 +136,8 @@ def render_report(results: dict[str, Any], result: CheckResult) -> str:
         "",
         "## Availability",
         "",
-        "Share of operations that completed ok, by whether they were invoked inside a fault window.",
+        "Share of operations the cluster answered (ok, or a cas-mismatch decided by the data), "
+        "by whether they were invoked inside a fault window.",
         "",
         _availability_table(results["availability"]),
         "",

@@ -9,8 +9,10 @@ Definitions used in the numbers:
     process is not a client);
   * latency is completion time minus invoke time, in milliseconds, over the
     ops that completed ``ok`` (fail and info latencies are mostly timeouts);
-  * availability is ok / (ok + fail + info) over the client ops whose invoke
-    fell inside a nemesis window ("during faults") or outside every window.
+  * availability is answered / (ok + fail + info) over the client ops whose
+    invoke fell inside a nemesis window ("during faults") or outside every
+    window, where *answered* = ok, or a fail decided by the data
+    (cas-mismatch), as opposed to unavailable / timed out.
 """
 
 from __future__ import annotations
@@ -105,22 +107,35 @@ def in_windows(time_ns: int, windows: Sequence[tuple[int, int, str]]) -> bool:
     return any(start <= time_ns <= end for start, end, _label in windows)
 
 
+ANSWERED_FAILURES = frozenset({"cas-mismatch", "not-found"})  # definite answers from the state
+
+
 def availability(pairs: Sequence[Pair], windows: Sequence[tuple[int, int, str]]) -> dict[str, Any]:
+    """Share of completed ops the cluster *answered*: ok, or a refusal decided by the data.
+
+    A cas-mismatch is the cluster working correctly, so it counts as
+    available; 503 unavailable, connection failures and unknown outcomes do not.
+    """
     groups: dict[str, Counter[str]] = {"during_faults": Counter(), "outside_faults": Counter()}
     for pair in pairs:
         if pair.completion is None:
             continue
         group = "during_faults" if in_windows(pair.invoke.time, windows) else "outside_faults"
         groups[group][pair.outcome] += 1
+        if pair.outcome == "ok" or (
+            pair.outcome == "fail" and pair.completion.error in ANSWERED_FAILURES
+        ):
+            groups[group]["answered"] += 1
     result: dict[str, Any] = {}
     for group, counter in groups.items():
-        total = sum(counter.values())
+        total = counter["ok"] + counter["fail"] + counter["info"]
         result[group] = {
             "ops": total,
             "ok": counter["ok"],
             "fail": counter["fail"],
             "info": counter["info"],
-            "availability": (counter["ok"] / total) if total else None,
+            "answered": counter["answered"],
+            "availability": (counter["answered"] / total) if total else None,
         }
     return result
 

@@ -82,6 +82,7 @@ def test_counts_latency_and_availability_come_from_paired_ops() -> None:
         "ok": 0,
         "fail": 1,
         "info": 1,
+        "answered": 0,
         "availability": 0.0,
     }
     assert results["availability"]["outside_faults"]["availability"] == 1.0

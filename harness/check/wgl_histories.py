@@ -29,12 +29,15 @@ def simulate_register(
     read_fraction: float = 0.5,
     cas_fraction: float = 0.0,
     max_latency: int = 20,
+    think_max: int | None = None,
 ) -> list[Op]:
     """A linearizable history of ``ops`` operations; unique write values.
 
-    Each client issues ops back to back (think time 0..max_latency); latency
-    is 1..max_latency, so about ``clients`` ops are concurrent at any moment.
+    Each client issues ops back to back (think time 0..think_max, default
+    max_latency; latency 1..max_latency): about half the clients have an op
+    open at any moment, or nearly all of them with a small think_max.
     """
+    think = max_latency if think_max is None else think_max
     events: list[tuple[int, int, str, int | str, str, object, object]] = []
     effects: list[tuple[int, int]] = []  # (instant, op number)
     specs: list[dict] = []
@@ -44,7 +47,7 @@ def simulate_register(
     next_value = 1
     for number in range(ops):
         client = min(range(clients), key=lambda c: clock[c])
-        start = clock[client] + rng.randint(0, max_latency)
+        start = clock[client] + rng.randint(0, think)
         end = start + rng.randint(1, max_latency)
         key = f"k{rng.randrange(keys)}" if keys > 1 else None
         roll = rng.random()

@@ -1,0 +1,158 @@
+"""Benchmark of the linearizability checker on synthetic register histories.
+
+Each case generates a history with harness.check.wgl_histories (valid by
+construction, or with one planted stale read) and checks it with the "kv"
+model in a fresh subprocess, so ``peak_mb`` is that case's own peak RSS
+(interpreter + history + search). Every case is capped at 60 s of checking.
+The grid covers 1k/10k/100k ops, 5/50 clients, 1/10 keys, 0/5% info ops,
+valid/invalid, plus the three shapes where Porcupine blows up (measured by the
+project owner on this machine): (a) one key, 50 clients, 1,000 ops;
+(b) 5% crashed ops, invalid; (c) 100,000 ops on one key.
+
+Run: ``python -m harness.bench.checker [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from typing import Any
+
+CASE_TIMEOUT_S = 60.0
+
+
+def _grid(quick: bool) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = []
+    sizes = (1_000, 10_000) if quick else (1_000, 10_000, 100_000)
+    for ops in sizes:
+        for clients in (5, 50):
+            for keys in (1, 10):
+                for info_pct in (0, 5):
+                    for expected in ("valid", "invalid"):
+                        case = f"grid-{ops // 1000}k-c{clients}-k{keys}-i{info_pct}-{expected}"
+                        cases.append(
+                            {
+                                "case": case,
+                                "ops": ops,
+                                "clients": clients,
+                                "keys": keys,
+                                "info_pct": info_pct,
+                                "expected": expected,
+                            }
+                        )
+    hard = [
+        ("porcupine-a-50clients-valid", 1_000, 50, 1, 0, "valid"),
+        ("porcupine-a-50clients-invalid", 1_000, 50, 1, 0, "invalid"),
+        ("porcupine-b-5pct-info-invalid", 10_000, 10, 1, 5, "invalid"),
+        ("porcupine-b-5pct-info-50c-invalid", 10_000, 50, 1, 5, "invalid"),
+        ("porcupine-c-100k-1key-valid", 100_000, 5, 1, 0, "valid"),
+        ("porcupine-c-100k-1key-invalid", 100_000, 5, 1, 0, "invalid"),
+        ("easy-10k-5clients-1key", 10_000, 5, 1, 0, "valid"),
+    ]
+    for case, ops, clients, keys, info_pct, expected in hard:
+        cases.append(
+            {
+                "case": case,
+                "ops": ops,
+                "clients": clients,
+                "keys": keys,
+                "info_pct": info_pct,
+                "expected": expected,
+                "think_max": 2 if "porcupine-a" in case else None,
+            }
+        )
+    return cases
+
+
+def run_case(case: dict[str, Any]) -> dict[str, Any]:
+    """Generate and check one case in this process (called inside the subprocess)."""
+    import random
+    import resource
+    import time
+
+    from harness.check.linearizable import check_linearizable
+    from harness.check.wgl_histories import plant_stale_read, simulate_register
+
+    rng = random.Random(case["case"])
+    history = simulate_register(
+        rng,
+        ops=case["ops"],
+        clients=case["clients"],
+        keys=case["keys"],
+        info_fraction=case["info_pct"] / 100,
+        cas_fraction=0.2,
+        think_max=case.get("think_max"),
+    )
+    if case["expected"] == "invalid":
+        planted = plant_stale_read(rng, history)
+        assert planted is not None, f"{case['case']}: no stale read could be planted"
+        history = planted
+    started = time.monotonic()
+    result = check_linearizable(history, "kv", timeout_s=CASE_TIMEOUT_S)
+    seconds = time.monotonic() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return {
+        **{k: case[k] for k in ("case", "ops", "clients", "keys", "info_pct", "expected")},
+        "verdict": result.verdict.value,
+        "seconds": round(seconds, 3),
+        "peak_mb": round(max(peak, children) / 2**20, 1),
+    }
+
+
+def _in_subprocess(case: dict[str, Any]) -> dict[str, Any]:
+    code = (
+        "import json, sys; from harness.bench.checker import run_case; "
+        "print(json.dumps(run_case(json.loads(sys.argv[1]))))"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(case)],
+            capture_output=True,
+            text=True,
+            timeout=CASE_TIMEOUT_S * 2 + 60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {**case, "verdict": "bench-timeout", "seconds": None, "peak_mb": None}
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {**case, "verdict": f"error: {tail}", "seconds": None, "peak_mb": None}
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    return row
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """One row per case: {case, ops, clients, keys, info_pct, expected, verdict, seconds, peak_mb}."""
+    rows = []
+    for case in _grid(quick):
+        row = _in_subprocess(case)
+        row.pop("think_max", None)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tabulate import tabulate
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 100k-op grid rows")
+    parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    args = parser.parse_args(argv)
+    rows = []
+    for case in _grid(args.quick):
+        if args.only and args.only not in case["case"]:
+            continue
+        row = _in_subprocess(case)
+        row.pop("think_max", None)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    wrong = [r for r in rows if r["verdict"] not in (r["expected"], "unknown")]
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

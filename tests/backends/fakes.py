@@ -53,3 +53,26 @@ def alive(pid: int) -> bool:
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+
+
+async def hears(backend: LocalBackend, node: str, peer: str) -> bool:
+    """``node`` got a heartbeat from ``peer`` recently (they come every 50 ms)."""
+    age = await heard_ms_ago(backend, node, peer)
+    return age is not None and age < 300
+
+
+async def silent(backend: LocalBackend, node: str, peer: str) -> bool:
+    """``node`` has heard nothing from ``peer`` for well over ten heartbeats."""
+    age = await heard_ms_ago(backend, node, peer)
+    return age is not None and age > 600
+
+
+async def assert_only_n1_to_n2_is_cut(backend: LocalBackend) -> None:
+    """Waits (bounded) for n2 to go deaf to n1 while n1 still hears n2 and n3 still hears n1.
+
+    Polling instead of fixed sleeps keeps this stable on a loaded machine.
+    """
+    await wait_until(lambda: silent(backend, "n2", "n1"), timeout_s=10)
+    await wait_until(lambda: hears(backend, "n1", "n2"), timeout_s=10)
+    await wait_until(lambda: hears(backend, "n3", "n1"), timeout_s=10)
+    assert await silent(backend, "n2", "n1")

@@ -15,6 +15,16 @@ from harness.nemesis.registry import parse_nemesis
 from harness.run.options import RunOptions
 
 
+def _seconds_range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX in seconds, got {text!r}") from error
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError(f"need 0 <= MIN <= MAX, got {text!r}")
+    return low, high
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workload", default="kv", help="kv | lock | fenced | queue | cache (default kv)"
@@ -50,6 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--check-timeout", type=float, default=60.0, help="checker budget in s (default 60)"
     )
     parser.add_argument(
+        "--nemesis-quiet",
+        type=_seconds_range,
+        default=(3.0, 5.0),
+        metavar="MIN,MAX",
+        help="seconds of calm between faults, drawn per cycle (default 3,5)",
+    )
+    parser.add_argument(
+        "--nemesis-fault",
+        type=_seconds_range,
+        default=(3.0, 8.0),
+        metavar="MIN,MAX",
+        help="seconds each fault lasts, drawn per fault (default 3,8)",
+    )
+    parser.add_argument(
         "--client-timeout", type=float, default=2.0, help="per-request timeout in s"
     )
 
@@ -75,6 +99,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         asymmetric=args.asymmetric,
         check_timeout_s=args.check_timeout,
         client_timeout_s=args.client_timeout,
+        nemesis_quiet_s=args.nemesis_quiet,
+        nemesis_fault_s=args.nemesis_fault,
     )
 
 

@@ -61,6 +61,10 @@ class RunOptions:
             words += ["--net", self.net]
         if self.asymmetric:
             words.append("--asymmetric")
+        if self.nemesis_quiet_s != (3.0, 5.0):
+            words += ["--nemesis-quiet", ",".join(f"{value:g}" for value in self.nemesis_quiet_s)]
+        if self.nemesis_fault_s != (3.0, 8.0):
+            words += ["--nemesis-fault", ",".join(f"{value:g}" for value in self.nemesis_fault_s)]
         return shlex.join(words)
 
     def to_json(self) -> dict[str, Any]:

@@ -386,7 +386,7 @@ class RaftNode(Election, Replication):
         if event.index <= self._durable_index or self._log.term_at(event.index) != event.term:
             return  # older news, or an ack for entries that were since replaced
         self._durable_index = event.index
-        if self._role is Role.LEADER:
+        if self._role is Role.LEADER and event.index > self._commit_index:
             self._maybe_commit()
 
     def _compact_log(self, event: CompactLog) -> None:

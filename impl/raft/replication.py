@@ -198,7 +198,8 @@ class Replication(NodeState):
         ):
             progress.become_replicate()
         if updated:
-            self._maybe_commit()
+            if progress.match_index > self._commit_index:
+                self._maybe_commit()
             self._maybe_send_timeout_now(response.from_id)
         if self._role is Role.LEADER:
             self._send_appends(response.from_id, allow_empty=False)

@@ -63,7 +63,8 @@ class Disk:
             self.hard_state = effect.hard_state
         if effect.entries:
             first = effect.entries[0].index
-            self.entries = [e for e in self.entries if e.index < first]
+            base = self.snapshot.index + 1 if self.snapshot is not None else 1
+            del self.entries[max(0, first - base) :]  # entries are contiguous from base
             self.entries.extend(effect.entries)
 
 

@@ -26,6 +26,10 @@ The five properties (Raft §5.2-§5.4, Figure 3):
                        in the logs of the leaders of all higher-numbered terms.
   state_machine_safety if a server has applied an entry at an index, no other
                        server ever applies a different entry for that index.
+And one step below election safety, the rule that makes it hold:
+  one_vote_per_term    each server will vote for at most one candidate in a
+                       given term (Raft §5.2), even across crashes, which is
+                       why the vote is durable before it is sent (Figure 2).
 """
 
 from __future__ import annotations
@@ -111,6 +115,19 @@ def leader_append_only(before: ClusterSnapshot, after: ClusterSnapshot) -> bool:
     return True
 
 
+def one_vote_per_term(votes: Iterable[tuple[NodeId, int, NodeId]]) -> bool:
+    """No (voter, term) grants its vote to two candidates (Raft §5.2); votes are (voter, term, candidate)."""
+    granted: dict[tuple[NodeId, int], NodeId] = {}
+    for voter, term, candidate in votes:
+        other = granted.setdefault((voter, term), candidate)
+        if other != candidate:
+            raise _fail(
+                "one_vote_per_term",
+                f"{voter} voted for {other} and for {candidate} in term {term}",
+            )
+    return True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommittedEntry:
     """An entry known to be committed, and the lowest term of a node that knew it."""
@@ -176,6 +193,7 @@ class Observer:
     leaders_by_term: dict[int, NodeId] = field(default_factory=dict)
     committed: dict[int, CommittedEntry] = field(default_factory=dict)
     applied: dict[int, tuple[NodeId, Entry]] = field(default_factory=dict)
+    votes: dict[tuple[NodeId, int], NodeId] = field(default_factory=dict)
     committed_index_max: int = 0
     previous: ClusterSnapshot | None = None
     snapshots_seen: int = 0
@@ -188,6 +206,12 @@ class Observer:
         other = self.leaders_by_term.setdefault(term, node_id)
         if other != node_id:
             raise _fail("election_safety", f"{other} and {node_id} were both leader in term {term}")
+
+    def observe_vote(self, voter: NodeId, term: int, candidate: NodeId) -> None:
+        """A granted (real, not pre-) vote left ``voter``: one per term, ever (Raft §5.2)."""
+        other = self.votes.setdefault((voter, term), candidate)
+        if other != candidate:
+            one_vote_per_term([(voter, term, other), (voter, term, candidate)])
 
     def observe_committed(self, node_id: NodeId, entry: Entry, term: int) -> None:
         """Record ``entry`` as committed; two different committed entries at one index is fatal."""

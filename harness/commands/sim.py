@@ -19,13 +19,22 @@ from harness.sim.simulator import Failure, replay_command, run_seed
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, required=True, help="first seed")
     parser.add_argument("--count", type=_positive, default=1, help="number of seeds (default 1)")
-    parser.add_argument("--nodes", type=int, choices=(3, 5, 7), default=5, help="voters at start")
+    parser.add_argument(
+        "--nodes", type=_cluster_size, default=5, help="voters at start, 1-9 (default 5)"
+    )
     parser.add_argument(
         "--ticks", type=_positive, default=400, help="ticks of the safety phase (default 400)"
     )
     parser.add_argument(
         "--verbose", action="store_true", help="print the nemesis log of failing seeds"
     )
+
+
+def _cluster_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 9, got {value}")
+    return value
 
 
 def _positive(text: str) -> int:

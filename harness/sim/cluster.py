@@ -41,7 +41,7 @@ from impl.raft.effects import (
     Send,
 )
 from impl.raft.events import Event, Persisted, Received, Tick
-from impl.raft.messages import Message
+from impl.raft.messages import Message, RequestVoteResponse
 from impl.raft.node import RaftNode
 from impl.raft.types import ClusterConfig, Entry, EntryKind, NodeId, RestoredState, Role
 from impl.statemachine import decode_command
@@ -258,7 +258,11 @@ class SimCluster:
 
     def _emit(self, node_id: NodeId, effect: Any) -> None:
         if isinstance(effect, Send):
-            assert effect.message.from_id == node_id, f"{node_id} sent {effect.message}"
+            message = effect.message
+            assert message.from_id == node_id, f"{node_id} sent {message}"
+            vote = isinstance(message, RequestVoteResponse) and message.vote_granted
+            if vote and not message.pre_vote:
+                self.observer.observe_vote(node_id, message.term, message.to_id)
             self.network.send(effect.message, self.now)
         elif self.slots[node_id].raft is not None:
             self.listener.on_reply(node_id, effect)

@@ -110,9 +110,12 @@ class Nemesis:
         live = self.cluster.live
         if not live:
             return
+        if self.options.crash_during_writes:
+            busy = [n for n in live if self.cluster.slots[n].storage.pending]
+            live = busy or live
         victim = self.rng.choice(live)
         self.cluster.crash(victim)
-        self.restart_at[victim] = tick + self.rng.randint(1, 120)
+        self.restart_at[victim] = tick + self.rng.randint(1, self.options.restart_ticks_max)
         self.log.append(f"t={tick} crash {victim}")
 
     def _change_membership(self, tick: int) -> None:

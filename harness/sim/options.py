@@ -36,6 +36,8 @@ class SimOptions:
     delay_us_max: int = 500
     disk_delay_us_max: int = 0
     crash_probability: float = 0.0  # per tick
+    crash_during_writes: bool = False  # prefer victims with writes in flight (worst moment)
+    restart_ticks_max: int = 120
     partition_probability: float = 0.0  # per tick, while no partition is active
     partition_kinds: tuple[str, ...] = PARTITION_KINDS
     membership_probability: float = 0.0  # per tick
@@ -58,6 +60,8 @@ class SimOptions:
             delay_us_max=rng.choice([300, 1000, 3000, 8000]),
             disk_delay_us_max=rng.choice([0, 300, 1500, 4000]),
             crash_probability=rng.choice([0.0, 0.002, 0.006, 0.015]),
+            crash_during_writes=rng.random() < 0.3,
+            restart_ticks_max=rng.choice([5, 30, 120]),
             partition_probability=rng.choice([0.0, 0.005, 0.02, 0.05]),
             partition_kinds=kinds,
             membership_probability=rng.choice([0.0, 0.0, 0.005, 0.02]),

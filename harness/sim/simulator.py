@@ -39,6 +39,7 @@ from harness.sim.cluster import NodeFactory, NodeFailed, SimCluster
 from harness.sim.nemesis import Nemesis
 from harness.sim.network import LinkFaults, SimNetwork
 from harness.sim.options import TICK_US, SimOptions
+from impl.raft.config import RaftConfig
 from impl.raft.events import CompactLog
 from impl.raft.types import NodeId
 
@@ -94,6 +95,7 @@ class Simulator:
         rng: random.Random,
         *,
         node_factory: NodeFactory | None = None,
+        raft_config: RaftConfig | None = None,
         check_every_ticks: int = 1,
     ) -> None:
         self.options = options
@@ -111,6 +113,8 @@ class Simulator:
         kwargs: dict[str, Any] = {}
         if node_factory is not None:
             kwargs["node_factory"] = node_factory
+        if raft_config is not None:
+            kwargs["raft_config"] = raft_config
         disk_max = options.disk_delay_us_max
         self.cluster = SimCluster(
             voters=[NodeId(f"n{i + 1}") for i in range(options.nodes)],
@@ -226,6 +230,7 @@ def run_seed(
     nodes: int = 5,
     ticks: int = 600,
     node_factory: NodeFactory | None = None,
+    raft_config: RaftConfig | None = None,
     options_override: Callable[[SimOptions], SimOptions] | None = None,
     out: Callable[[str], None] = print,
 ) -> SimResult:
@@ -239,7 +244,7 @@ def run_seed(
     result = SimResult(seed=seed, options=options)
     simulator = None
     try:
-        simulator = Simulator(options, rng, node_factory=node_factory)
+        simulator = Simulator(options, rng, node_factory=node_factory, raft_config=raft_config)
         result.failure, result.reason = simulator.run()
     except NodeFailed as failed:
         kind = Failure.CORRECTNESS if isinstance(failed.error, AssertionError) else Failure.CRASH

@@ -198,7 +198,7 @@ class Pump:
     def leaders(self) -> list[NodeId]:
         return [i for i, n in self.nodes.items() if n.role is Role.LEADER]
 
-    def elect(self, node_id: NodeId) -> RaftNode:
+    def elect(self, node_id: NodeId) -> NodeId:
         """Make ``node_id`` time out first and win; deliver everything."""
         node = self.nodes[node_id]
         for _ in range(self.config.election_timeout_ticks_max * 4):
@@ -207,7 +207,7 @@ class Pump:
             if node.role is Role.LEADER:
                 # let the NOOP commit everywhere reachable
                 self.tick_all(self.config.heartbeat_interval_ticks)
-                return node
+                return node_id
         raise AssertionError(f"{node_id} did not become leader: {node!r}")
 
     def wait_leader(self, ticks_max: int = 500) -> NodeId:

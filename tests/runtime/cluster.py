@@ -1,0 +1,144 @@
+"""Start real node processes on 127.0.0.1 for integration tests (free ports, own data dirs)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def http(
+    method: str, url: str, body: Any = None, *, raw: bytes | None = None, timeout: float = 5.0
+) -> tuple[int, Any]:
+    """(status, decoded JSON or text) of one request; never raises on HTTP errors."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, error.read()
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode(errors="replace")
+
+
+class LocalCluster:
+    def __init__(
+        self,
+        root: Path,
+        nodes: int = 3,
+        *,
+        test_hooks: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.root = root
+        self.ids = [f"n{i}" for i in range(1, nodes + 1)]
+        ports = free_ports(2 * nodes)
+        self.http_ports = dict(zip(self.ids, ports[:nodes], strict=True))
+        self.peer_ports = dict(zip(self.ids, ports[nodes:], strict=True))
+        self.test_hooks = test_hooks
+        self.env = env or {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def url(self, node: str) -> str:
+        return f"http://127.0.0.1:{self.http_ports[node]}"
+
+    def start(self) -> LocalCluster:
+        for node in self.ids:
+            self.start_node(node)
+        for node in self.ids:
+            self.wait_healthy(node)
+        return self
+
+    def start_node(self, node: str) -> None:
+        peers = ",".join(f"{n}=127.0.0.1:{self.peer_ports[n]}" for n in self.ids)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "SINKRON_NODE_ID": node,
+            "SINKRON_PEERS": peers,
+            "SINKRON_HTTP_PORT": str(self.http_ports[node]),
+            "SINKRON_DATA_DIR": str(self.root / node),
+            "SINKRON_CLUSTER_ID": "test",
+            "SINKRON_CLUSTER_SECRET": "test-secret",
+            "SINKRON_TEST_HOOKS": "1" if self.test_hooks else "0",
+            **self.env,
+        }
+        log = open(self.root / f"{node}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.processes[node] = subprocess.Popen(
+            [sys.executable, "-m", "impl.runtime", "--env-file", str(self.root / "no.env")],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+
+    def wait_healthy(self, node: str, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", self.url(node) + "/health", timeout=1.0)[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.processes[node].poll() is not None:
+                raise RuntimeError(f"{node} exited: {self.log(node)[-2000:]}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{node} not healthy: {self.log(node)[-2000:]}")
+
+    def log(self, node: str) -> str:
+        return (self.root / f"{node}.log").read_text(errors="replace")
+
+    def leader(self, among: list[str] | None = None, timeout_s: float = 20.0) -> str:
+        """The node every live node agrees is leader (and which is itself among them)."""
+        nodes = among or [n for n in self.ids if n in self.processes]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            views = set()
+            for node in nodes:
+                try:
+                    views.add(http("GET", self.url(node) + "/status", timeout=1.0)[1]["leader"])
+                except (OSError, KeyError, TypeError):
+                    views.add(None)
+            if len(views) == 1 and None not in views and next(iter(views)) in nodes:
+                return str(views.pop())
+            time.sleep(0.05)
+        raise TimeoutError("no agreed leader")
+
+    def kill(self, node: str) -> None:
+        process = self.processes.pop(node)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    def stop(self, node: str) -> int:
+        process = self.processes.pop(node)
+        process.send_signal(signal.SIGTERM)
+        return process.wait(15)
+
+    def close(self) -> None:
+        for node in list(self.processes):
+            self.kill(node)

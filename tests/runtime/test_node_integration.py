@@ -1,0 +1,139 @@
+"""Real node processes on 127.0.0.1: forwarding, crash safety, hostile clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.cluster import LocalCluster, http
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    running = LocalCluster(tmp_path_factory.mktemp("cluster3")).start()
+    yield running
+    running.close()
+
+
+def _followers(cluster: LocalCluster) -> list[str]:
+    leader = cluster.leader()
+    return [n for n in cluster.ids if n != leader]
+
+
+def test_followers_serve_writes_reads_and_cas_by_forwarding(cluster: LocalCluster) -> None:
+    """Any node answers any request: a follower forwards to the leader and relays the result."""
+    a, b = _followers(cluster)
+    assert http("PUT", cluster.url(a) + "/kv/fwd", {"value": {"x": [1, 2]}}) == (
+        200,
+        {"value": {"x": [1, 2]}},
+    )
+    assert http("GET", cluster.url(b) + "/kv/fwd") == (200, {"value": {"x": [1, 2]}})
+    status, body = http("POST", cluster.url(b) + "/kv/fwd/cas", {"expected": 0, "value": 1})
+    assert (status, body["error"], body["current"]) == (409, "cas-mismatch", {"x": [1, 2]})
+    assert http(
+        "POST", cluster.url(a) + "/kv/fwd/cas", {"expected": {"x": [1, 2]}, "value": 3}
+    ) == (
+        200,
+        {"value": 3},
+    )
+    assert http("GET", cluster.url(cluster.leader()) + "/kv/fwd") == (200, {"value": 3})
+    status, body = http("GET", cluster.url(a) + "/kv/never-written")
+    assert (status, body["error"]) == (404, "not-found")
+
+
+def test_status_reports_the_raft_view(cluster: LocalCluster) -> None:
+    """/status carries the fields API.md lists, and members are the three nodes."""
+    status, body = http("GET", cluster.url("n1") + "/status")
+    assert status == 200
+    assert {"id", "role", "term", "leader", "commit_index", "applied_index", "members"} <= set(body)
+    assert body["members"] == ["n1", "n2", "n3"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "field"),
+    [
+        ("PUT", "/kv/k", b"{not json", "body"),
+        ("PUT", "/kv/k", b"[1, 2]", "body"),
+        ("PUT", "/kv/k", b'{"valu": 1}', "value"),
+        ("PUT", "/kv/k", b'{"value": 123456789012345678901234567890}', "value"),
+        ("POST", "/kv/k/cas", b'{"value": 1}', "expected"),
+        ("POST", "/kv/k/cas", b'{"expected": 1}', "value"),
+        ("PUT", "/kv/k", b"\xff\xfe\x00", "body"),
+    ],
+)
+def test_malformed_bodies_get_400_naming_the_field(
+    cluster: LocalCluster, method: str, path: str, raw: bytes, field: str
+) -> None:
+    """Bad input is the client's fault: 400 JSON naming the field, and the node stays up."""
+    status, body = http(method, cluster.url("n2") + path, raw=raw)
+    assert status == 400
+    assert body["error"] == "bad-request" and body["field"] == field
+    assert http("GET", cluster.url("n2") + "/health") == (200, {"ok": True})
+
+
+def test_unknown_routes_and_methods_answer_json(cluster: LocalCluster) -> None:
+    """Unknown paths are 404 and wrong methods 405, both as JSON errors."""
+    assert http("GET", cluster.url("n1") + "/nope")[1]["error"] == "not-found"
+    status, body = http("DELETE", cluster.url("n1") + "/kv/x")
+    assert (status, body["error"]) == (405, "method-not-allowed")
+
+
+def test_test_hooks_are_404_without_the_setting(cluster: LocalCluster) -> None:
+    """/_test/ routes do not exist unless SINKRON_TEST_HOOKS=1."""
+    assert http("GET", cluster.url("n1") + "/_test/clock")[0] == 404
+    assert http("PUT", cluster.url("n1") + "/_test/clock", {"offset_ms": 5})[0] == 404
+
+
+def test_openapi_lists_the_kv_paths_and_no_test_hooks(cluster: LocalCluster) -> None:
+    """The served document describes the routes that exist."""
+    status, document = http("GET", cluster.url("n3") + "/openapi.json")
+    assert status == 200 and document["openapi"].startswith("3.")
+    assert {"/kv/{key}", "/kv/{key}/cas", "/status", "/health"} <= set(document["paths"])
+    assert "/_test/clock" not in document["paths"]
+
+
+def test_metrics_expose_raft_and_request_series(cluster: LocalCluster) -> None:
+    """Prometheus text carries the role, term, commit index and latency histograms."""
+    http("PUT", cluster.url("n1") + "/kv/m", {"value": 1})
+    status, text = http("GET", cluster.url(cluster.leader()) + "/metrics")
+    assert status == 200
+    for series in (
+        "sinkron_raft_term",
+        "sinkron_raft_commit_index",
+        "sinkron_fsync_seconds_bucket",
+        "sinkron_group_commit_size_bucket",
+        "sinkron_http_request_seconds_bucket",
+        'sinkron_raft_role{role="leader"} 1.0',
+    ):
+        assert series in text
+
+
+def test_acknowledged_writes_survive_kill_9_of_the_leader(tmp_path: Path) -> None:
+    """Every write answered 200 before the leader was SIGKILLed is readable afterwards, everywhere."""
+    cluster = LocalCluster(tmp_path).start()
+    try:
+        leader = cluster.leader()
+        acknowledged = {}
+        for i in range(30):
+            node = cluster.ids[i % 3]
+            if http("PUT", f"{cluster.url(node)}/kv/k{i}", {"value": i})[0] == 200:
+                acknowledged[f"k{i}"] = i
+        assert len(acknowledged) == 30
+        cluster.kill(leader)
+        survivors = [n for n in cluster.ids if n != leader]
+        cluster.leader(among=survivors)
+        for key, value in acknowledged.items():
+            assert http("GET", f"{cluster.url(survivors[0])}/kv/{key}") == (200, {"value": value})
+        cluster.start_node(leader)
+        cluster.wait_healthy(leader)
+        cluster.leader()
+        assert http("PUT", f"{cluster.url(leader)}/kv/after", {"value": "x"})[0] == 200
+        for key, value in acknowledged.items():
+            assert http("GET", f"{cluster.url(leader)}/kv/{key}") == (200, {"value": value})
+        assert cluster.stop(survivors[1]) == 0  # SIGTERM is a clean exit
+    finally:
+        cluster.close()

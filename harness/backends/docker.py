@@ -39,11 +39,11 @@ def _free_port() -> int:
 
 
 class DockerBackend(Backend):
-    def __init__(self, spec: ClusterSpec, *, image: str = "sinkron:latest") -> None:
+    def __init__(self, spec: ClusterSpec, *, image: str | None = None) -> None:
         import docker  # imported here so the local backend never needs the SDK
 
         self.spec = spec
-        self.image = image
+        self.image = image  # None: the image of the current source tree, built if missing
         self.run_id = uuid.uuid4().hex[:8]
         self.client = docker.from_env()
         self._ids = [f"n{i}" for i in range(1, spec.nodes + 1)]
@@ -78,6 +78,7 @@ class DockerBackend(Backend):
                 "SINKRON_TEST_HOOKS": "1" if self.spec.test_hooks else "0",
                 **self.spec.extra_env,
             }
+            assert self.image is not None
             self._containers[node] = await asyncio.to_thread(
                 self.client.containers.run,
                 self.image,
@@ -94,13 +95,16 @@ class DockerBackend(Backend):
         await asyncio.gather(*(self._install_chain(node) for node in self._ids))
 
     def _ensure_image(self) -> None:
+        from harness.commands.image import build_image, ensure_current_image
+
+        if self.image is None:
+            self.image = ensure_current_image()
+            return
         import docker
 
         try:
             self.client.images.get(self.image)
         except docker.errors.ImageNotFound:
-            from harness.commands.image import build_image
-
             build_image(self.image)
 
     async def _wait_healthy(self, node: str, timeout_s: float = 60.0) -> None:

@@ -11,6 +11,7 @@ with ``--build-arg BASE_IMAGE=...``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -40,6 +41,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "pass python:3.11-slim where a registry is reachable)",
     )
     parser.add_argument("--rebuild-base", action="store_true", help="rebuild the debootstrap base")
+
+
+def source_digest() -> str:
+    """A digest of everything that goes into the wheel, so a stale image is never reused."""
+    digest = hashlib.sha256()
+    files = [REPO_ROOT / "pyproject.toml"]
+    for package in ("spec", "impl", "harness"):
+        files += sorted(
+            p
+            for p in (REPO_ROOT / package).rglob("*")
+            if p.is_file() and p.suffix in {".py", ".json", ".html"}
+        )
+    for path in files:
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def current_tag() -> str:
+    """The node image tag for the current source tree."""
+    return f"sinkron:src-{source_digest()}"
+
+
+def ensure_current_image() -> str:
+    """Build the image for the current source unless it exists; returns its tag."""
+    tag = current_tag()
+    if not _image_exists(tag):
+        build_image(tag)
+    return tag
 
 
 def _image_exists(tag: str) -> bool:
@@ -80,7 +110,18 @@ def build_image(
     base_image = ensure_base_image(base, rebuild=rebuild_base)
     build_wheelhouse(REPO_ROOT / "wheelhouse")
     subprocess.run(
-        ["docker", "build", "--quiet", "--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, "."],
+        [
+            "docker",
+            "build",
+            "--quiet",
+            "--build-arg",
+            f"BASE_IMAGE={base_image}",
+            "-t",
+            tag,
+            "-t",
+            current_tag(),
+            ".",
+        ],
         check=True,
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,

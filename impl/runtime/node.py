@@ -244,6 +244,7 @@ class Node:
             case Apply(entries=entries):
                 self._apply(entries)
             case ApplySnapshot(snapshot=snapshot):
+                log.info("installing the leader's snapshot at index %d", snapshot.index)
                 self._restore_services(snapshot.data)
                 for index in [i for i in self._appended if i <= snapshot.index]:
                     waiting, _ = self._appended.pop(index)

@@ -137,3 +137,45 @@ def test_acknowledged_writes_survive_kill_9_of_the_leader(tmp_path: Path) -> Non
         assert cluster.stop(survivors[1]) == 0  # SIGTERM is a clean exit
     finally:
         cluster.close()
+
+
+def _applied(cluster: LocalCluster, node: str) -> int:
+    return int(http("GET", cluster.url(node) + "/status")[1]["applied_index"])
+
+
+def test_lagging_follower_catches_up_from_a_snapshot_and_restarts_from_it(tmp_path: Path) -> None:
+    """With compaction on, a follower that missed the compacted prefix is sent a snapshot,
+    applies it, and after a restart recovers from its own stored snapshot."""
+    import time
+
+    cluster = LocalCluster(tmp_path, env={"SINKRON_SNAPSHOT_ENTRIES": "20"}).start()
+    try:
+        leader = cluster.leader()
+        lagging = next(n for n in cluster.ids if n != leader)
+        assert cluster.stop(lagging) == 0
+        for i in range(60):
+            assert http("PUT", f"{cluster.url(leader)}/kv/s{i}", {"value": i})[0] == 200
+        cluster.start_node(lagging)
+        cluster.wait_healthy(lagging)
+        target = _applied(cluster, leader)
+        deadline = time.monotonic() + 15
+        while _applied(cluster, lagging) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _applied(cluster, lagging) >= target
+        assert "snapshot" in cluster.log(leader).lower()
+        assert cluster.stop(lagging) == 0
+        cluster.start_node(lagging)
+        cluster.wait_healthy(lagging)
+        assert "installing the leader's snapshot" in cluster.log(lagging)
+        recovered = [line for line in cluster.log(lagging).splitlines() if "recovered" in line]
+        assert len(recovered) == 3 and "snapshot=0 " not in recovered[-1]
+        deadline = time.monotonic() + 15
+        while _applied(cluster, lagging) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _applied(cluster, lagging) >= target
+        cluster.kill(leader)
+        new_leader = cluster.leader(among=[n for n in cluster.ids if n != leader])
+        for i in (0, 33, 59):
+            assert http("GET", f"{cluster.url(new_leader)}/kv/s{i}") == (200, {"value": i})
+    finally:
+        cluster.close()

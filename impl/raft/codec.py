@@ -225,7 +225,7 @@ def _decode(obj: Any) -> Message:
     if not isinstance(obj, (list, tuple)) or len(obj) < 4:
         raise _fail("expected a list [tag, from, to, term, ...]")
     tag, from_id, to_id, term, *rest = obj
-    head = {
+    head: dict[str, Any] = {
         "from_id": _node(from_id, "from_id"),
         "to_id": _node(to_id, "to_id"),
         "term": Term(_int(term, "term")),

@@ -109,37 +109,7 @@ def _check_request_id(request_id: object) -> None:
 class RaftNode(Election, Replication):
     """One Raft peer. See the module docstring; ``step`` is the only mutator."""
 
-    __slots__ = (
-        "_applied_index",
-        "_apply_snapshot",
-        "_barrier_needed",
-        "_commit_index",
-        "_committed_in_term",
-        "_draw_election_timeout",
-        "_durable_index",
-        "_early",
-        "_election_elapsed",
-        "_hard_state_dirty",
-        "_heartbeat_elapsed",
-        "_id",
-        "_late",
-        "_leader_id",
-        "_log",
-        "_pending_reads",
-        "_persist_from",
-        "_persist_snapshot",
-        "_progress",
-        "_raft_config",
-        "_randomized_election_timeout",
-        "_read_round",
-        "_role",
-        "_term",
-        "_timeout_now_sent",
-        "_transfer_elapsed",
-        "_transfer_target",
-        "_voted_for",
-        "_votes",
-    )
+    __slots__ = ()
 
     def __init__(
         self,

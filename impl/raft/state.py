@@ -59,7 +59,37 @@ class PendingRead:
 class NodeState:
     """Fields and shared helpers; see the module docstring."""
 
-    __slots__ = ()
+    __slots__ = (
+        "_applied_index",
+        "_apply_snapshot",
+        "_barrier_needed",
+        "_commit_index",
+        "_committed_in_term",
+        "_draw_election_timeout",
+        "_durable_index",
+        "_early",
+        "_election_elapsed",
+        "_hard_state_dirty",
+        "_heartbeat_elapsed",
+        "_id",
+        "_late",
+        "_leader_id",
+        "_log",
+        "_pending_reads",
+        "_persist_from",
+        "_persist_snapshot",
+        "_progress",
+        "_raft_config",
+        "_randomized_election_timeout",
+        "_read_round",
+        "_role",
+        "_term",
+        "_timeout_now_sent",
+        "_transfer_elapsed",
+        "_transfer_target",
+        "_voted_for",
+        "_votes",
+    )
 
     _id: NodeId
     _raft_config: RaftConfig

@@ -74,9 +74,18 @@ class LocalCluster:
             self.wait_healthy(node)
         return self
 
-    def start_node(self, node: str) -> None:
+    def add_joining_node(self, node: str) -> None:
+        """Start a node outside the initial membership with SINKRON_JOIN=1."""
+        http_port, peer_port = free_ports(2)
+        self.http_ports[node], self.peer_ports[node] = http_port, peer_port
+        self.start_node(node, join=True)
+        self.wait_healthy(node)
+
+    def start_node(self, node: str, *, join: bool = False) -> None:
         peers = ",".join(f"{n}=127.0.0.1:{self.peer_ports[n]}" for n in self.ids)
         env = {
+            "SINKRON_JOIN": "1" if join else "0",
+            "SINKRON_PEER_PORT": str(self.peer_ports[node]),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "SINKRON_NODE_ID": node,
             "SINKRON_PEERS": peers,

@@ -179,3 +179,38 @@ def test_lagging_follower_catches_up_from_a_snapshot_and_restarts_from_it(tmp_pa
             assert http("GET", f"{cluster.url(new_leader)}/kv/s{i}") == (200, {"value": i})
     finally:
         cluster.close()
+
+
+def test_joining_node_is_added_promoted_and_removed(tmp_path: Path) -> None:
+    """A node started with SINKRON_JOIN=1 becomes a voter through POST /cluster/members,
+    receives the log, and leaves the membership through DELETE."""
+    import time
+
+    cluster = LocalCluster(tmp_path).start()
+    try:
+        leader = cluster.leader()
+        assert http("PUT", f"{cluster.url(leader)}/kv/before", {"value": 1})[0] == 200
+        cluster.add_joining_node("n4")
+        assert http("GET", cluster.url("n4") + "/status")[1]["members"] == []
+        address = f"127.0.0.1:{cluster.peer_ports['n4']}"
+        status, body = http(
+            "POST",
+            cluster.url(leader) + "/cluster/members",
+            {"id": "n4", "peer_address": address, "promote": True},
+            timeout=15,
+        )
+        assert (status, body["voter"]) == (200, True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            view = http("GET", cluster.url("n4") + "/status")[1]
+            if view["members"] == ["n1", "n2", "n3", "n4"] and view["leader"] == leader:
+                break
+            time.sleep(0.05)
+        assert view["members"] == ["n1", "n2", "n3", "n4"]
+        assert http("GET", cluster.url("n4") + "/kv/before") == (200, {"value": 1})
+        status, body = http("POST", cluster.url(leader) + "/cluster/members", {"id": "n5"})
+        assert (status, body["field"]) == (400, "peer_address")
+        assert http("DELETE", cluster.url(leader) + "/cluster/members/n4", timeout=10)[0] == 200
+        assert "n4" not in http("GET", cluster.url(leader) + "/status")[1]["members"]
+    finally:
+        cluster.close()

@@ -228,8 +228,13 @@ async def execute(
     rng = random.Random(options.seed)
     workload = load_workload(options.workload)()
     parse_nemesis(options.nemesis)  # fail on a bad name before starting anything
-    run_dir = make_run_dir(options)
     scratch = Path(tempfile.mkdtemp(prefix="sinkron-run-"))
+    try:
+        backend = backend_factory(options, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    run_dir = make_run_dir(options)
     print(f"SEED={options.seed} run folder {run_dir}\n{options.rerun_command()}", file=stderr)
     metadata: dict[str, Any] = {
         "workload": options.workload,
@@ -241,7 +246,6 @@ async def execute(
         "nemesis_events": [],
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    backend = backend_factory(options, scratch)
     recorder: Recorder | None = None
     error: BaseException | None = None
     started = time.monotonic()

@@ -17,6 +17,8 @@ Usage::
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
 import resource
 import time
@@ -68,6 +70,24 @@ def check_linearizable(
     """
     started = time.monotonic()
     rss_before = _max_rss_bytes()
+    was_enabled = gc.isenabled()
+    gc.disable()  # pairing builds 100k objects; generation scans would dominate (see wgl.search)
+    try:
+        return _check(ops, model, timeout_s, memory_limit_bytes, workers, started, rss_before)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _check(
+    ops: Sequence[Op],
+    model: str | Model,
+    timeout_s: float | None,
+    memory_limit_bytes: int | None,
+    workers: int | None,
+    started: float,
+    rss_before: int,
+) -> CheckResult:
     resolved = resolve_model(model)
     deadline = None if timeout_s is None else started + timeout_s
     paired = pair_history(ops)
@@ -116,6 +136,9 @@ def _observer_of_unwritten_value(model: Model, calls: Sequence[Call]) -> Call | 
     return None
 
 
+_FORKED: dict[str, Any] = {}  # what forked workers inherit instead of unpickling 100k ops
+
+
 def _run_parallel(
     model: Model,
     parts: dict[Hashable, list[Call]],
@@ -123,15 +146,57 @@ def _run_parallel(
     memory_limit_bytes: int | None,
     workers: int | None,
 ) -> dict[Hashable, tuple[SearchResult, float]]:
+    """Check parts in forked workers; calls travel by fork, results back as indices."""
     count = min(workers or os.cpu_count() or 1, len(parts))
     share = None if memory_limit_bytes is None else memory_limit_bytes // count
-    # Largest parts first so the slowest one starts at once.
-    order = sorted(parts, key=lambda key: -len(parts[key]))
-    with ProcessPoolExecutor(max_workers=count) as pool:
-        futures = {
-            key: pool.submit(_check_part, model, parts[key], deadline, share) for key in order
-        }
-        return {key: futures[key].result() for key in parts}
+    keys = sorted(parts, key=lambda key: -len(parts[key]))  # largest first: it finishes last
+    _FORKED.update(model=model, parts=[parts[key] for key in keys])
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            futures = [
+                pool.submit(_check_forked_part, number, deadline, share)
+                for number in range(len(keys))
+            ]
+            packed = [future.result() for future in futures]
+    finally:
+        _FORKED.clear()
+    return {
+        key: (_unpack(parts[key], *found), elapsed)
+        for key, (found, elapsed) in zip(keys, packed, strict=True)
+    }
+
+
+def _check_forked_part(
+    number: int, deadline: float | None, memory_limit_bytes: int | None
+) -> tuple[tuple[Any, ...], float]:
+    calls = _FORKED["parts"][number]
+    found, elapsed = _check_part(_FORKED["model"], calls, deadline, memory_limit_bytes)
+    position = {id(call): n for n, call in enumerate(calls)}
+    longest = [] if found.outcome is Outcome.OK else [position[id(c)] for c in found.longest]
+    stuck = [position[id(c)] for c in found.stuck]
+    blocked = None if found.blocked is None else position[id(found.blocked)]
+    numbers = (found.cache_entries, found.memory_bytes_estimate, found.iterations)
+    return (found.outcome, longest, stuck, blocked, numbers), elapsed
+
+
+def _unpack(
+    calls: list[Call],
+    outcome: Outcome,
+    longest: list[int],
+    stuck: list[int],
+    blocked: int | None,
+    numbers: tuple[int, int, int],
+) -> SearchResult:
+    return SearchResult(
+        outcome=outcome,
+        longest=[calls[n] for n in longest],
+        stuck=[calls[n] for n in stuck],
+        blocked=None if blocked is None else calls[blocked],
+        cache_entries=numbers[0],
+        memory_bytes_estimate=numbers[1],
+        iterations=numbers[2],
+    )
 
 
 def _assemble(

@@ -37,8 +37,13 @@ class _NoValue:
 NO_VALUE: Any = _NoValue()
 
 
+_ATOMS = frozenset({int, str, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Hashable:
     """Turn JSON values (lists, dicts) into hashable equivalents, recursively."""
+    if value.__class__ in _ATOMS:
+        return value
     if isinstance(value, list | tuple):
         return tuple(freeze(item) for item in value)
     if isinstance(value, dict):

@@ -57,7 +57,7 @@ def make_backend(options: RunOptions, scratch: Path) -> Backend:
         if options.backend == "local":
             from harness.backends.local import LocalBackend
 
-            return LocalBackend(spec, net=options.net)
+            return LocalBackend(spec, net="netns" if options.net == "netns" else "relay")
         if options.backend == "docker":
             from harness.backends.docker import DockerBackend
 

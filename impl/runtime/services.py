@@ -20,8 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from impl.fenced import FencedStateMachine
 from impl.kv import KvStateMachine
+from impl.lock import LockStateMachine
+from impl.runtime.api import fenced as fenced_api
 from impl.runtime.api import kv as kv_api
+from impl.runtime.api import locks as locks_api
 from impl.runtime.api import members as members_api
 from impl.runtime.members import MembersStateMachine
 from impl.statemachine import StateMachine
@@ -77,5 +81,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
         factory=MembersStateMachine,
         register_routes=members_api.register,
         openapi_paths=members_api.OPENAPI_PATHS,
+    ),
+    ServiceSpec(
+        name="lock",
+        factory=LockStateMachine,
+        register_routes=locks_api.register,
+        openapi_paths=locks_api.OPENAPI_PATHS,
+        background=locks_api.tick_leases,
+    ),
+    ServiceSpec(
+        name="fenced",
+        factory=FencedStateMachine,
+        register_routes=fenced_api.register,
+        openapi_paths=fenced_api.OPENAPI_PATHS,
     ),
 )

@@ -52,13 +52,14 @@ class FencedStateMachine:
 
     def apply(self, index: int, command: Command) -> Any:
         op = command.op
-        f, key, token = op.get("f"), op.get("key"), op.get("token")
+        f, key, raw_token = op.get("f"), op.get("key"), op.get("token")
         if f not in ("read", "write"):
             return _bad("f", f"unknown fenced operation {f!r}")
         if not isinstance(key, str) or not key:
             return _bad("key", "key must be a non-empty string")
-        if not _is_int(token):
+        if not _is_int(raw_token):
             return _bad("token", "token must be an integer (a lock's fencing token)")
+        token = int(raw_token)
         if f == "write" and "value" not in op:
             return _bad("value", "write needs a value")
         highest = self.highest.get(key)

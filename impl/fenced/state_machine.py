@@ -30,7 +30,7 @@ Queries:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgpack
 
@@ -41,7 +41,7 @@ def _bad(field: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": "bad-request", "field": field, "message": message}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -59,7 +59,7 @@ class FencedStateMachine:
             return _bad("key", "key must be a non-empty string")
         if not _is_int(raw_token):
             return _bad("token", "token must be an integer (a lock's fencing token)")
-        token = int(raw_token)
+        token = raw_token
         if f == "write" and "value" not in op:
             return _bad("value", "write needs a value")
         highest = self.highest.get(key)

@@ -34,7 +34,7 @@ proposes "cancel", whose answer is final either way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgpack
 
@@ -46,7 +46,7 @@ def _bad(field: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": "bad-request", "field": field, "message": message}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from harness.history import read_history
-    from harness.run.analysis import check_history, write_reports
+    from harness.run.analysis import check_run, write_reports
     from harness.run.options import read_metadata
 
     run_dir: Path = args.run_dir
@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"harness report: {error}", file=sys.stderr)
         return 2
-    result = check_history(ops, metadata.get("model", "kv"), timeout_s=args.check_timeout)
+    result = check_run(ops, metadata, timeout_s=args.check_timeout)
     write_reports(run_dir, ops, metadata, result)
     print(f"verdict: {result.verdict.value}; rebuilt reports in {run_dir}", file=sys.stderr)
     for reason in result.reasons:

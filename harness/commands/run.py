@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 from harness.nemesis.registry import parse_nemesis
 from harness.run.options import RunOptions
@@ -25,6 +27,17 @@ def _seconds_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def _workload_option(text: str) -> tuple[str, Any]:
+    name, separator, raw = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)  # numbers, true/false, null, lists; anything else stays text
+    except ValueError:
+        value = raw
+    return name.replace("-", "_"), value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workload", default="kv", help="kv | lock | fenced | queue | cache (default kv)"
@@ -33,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nemesis",
         default="none",
         help="none | all | a comma list of partition, kill, pause, clock (default none)",
+    )
+    parser.add_argument(
+        "--workload-opt",
+        type=_workload_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="workload constructor option, e.g. fencing=false or keys=3 (repeatable)",
     )
     parser.add_argument("--backend", default="local", choices=["local", "docker", "ssh"])
     parser.add_argument("--nodes", type=int, default=3)
@@ -99,6 +120,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         asymmetric=args.asymmetric,
         check_timeout_s=args.check_timeout,
         client_timeout_s=args.client_timeout,
+        workload_options=dict(args.workload_opt),
         nemesis_quiet_s=args.nemesis_quiet,
         nemesis_fault_s=args.nemesis_fault,
     )

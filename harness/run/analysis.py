@@ -18,6 +18,8 @@ from harness.history.ops import Op
 from harness.report.plots import plot_latency, plot_rate
 from harness.report.report_md import render_report
 from harness.report.results_json import build_results, client_ops, write_results_json
+from harness.workloads import load_workload
+from harness.workloads.base import Workload
 
 
 def check_history(ops: Sequence[Op], model: str, *, timeout_s: float) -> CheckResult:
@@ -44,9 +46,48 @@ def check_history(ops: Sequence[Op], model: str, *, timeout_s: float) -> CheckRe
         )
 
 
+def _workload_class(metadata: dict[str, Any]) -> type[Workload] | None:
+    try:
+        return load_workload(str(metadata.get("workload")))
+    except LookupError:
+        return None
+
+
+def check_run(ops: Sequence[Op], metadata: dict[str, Any], *, timeout_s: float) -> CheckResult:
+    """The verdict of a run: its workload's ``check`` (linearizability unless overridden)."""
+    workload = _workload_class(metadata)
+    model = str(metadata.get("model", "kv"))
+    if workload is None:
+        return check_history(ops, model, timeout_s=timeout_s)
+    started = time.monotonic()
+    try:
+        return workload.check(
+            client_ops(ops), timeout_s=timeout_s, options=metadata.get("workload_options", {})
+        )
+    except Exception as error:  # a checker crash must surface as unknown, with the reason
+        return CheckResult(
+            checker=f"{workload.name} check",
+            model=model,
+            verdict=Verdict.UNKNOWN,
+            reasons=[f"checker error: {type(error).__name__}: {error}"],
+            elapsed_s=time.monotonic() - started,
+        )
+
+
+def _lock_holds(ops: Sequence[Op], metadata: dict[str, Any]) -> Sequence[tuple[str, str, int, int]]:
+    workload = _workload_class(metadata)
+    if workload is None:
+        return ()
+    try:
+        return workload.lock_holds(ops)
+    except Exception:  # the bars are decoration; never lose the report over them
+        return ()
+
+
 def _timeline(ops: Sequence[Op], metadata: dict[str, Any], result: CheckResult, title: str) -> str:
     windows = [tuple(window) for window in metadata.get("windows", [])]
     counterexample = result.counterexamples[0] if result.counterexamples else None
+    lock_holds = _lock_holds(ops, metadata)
     try:
         from harness.report.timeline import render_timeline
     except ImportError:
@@ -54,7 +95,13 @@ def _timeline(ops: Sequence[Op], metadata: dict[str, Any], result: CheckResult, 
             f"<!doctype html><title>{html.escape(title)}</title>"
             "<p>timeline renderer not available; see history.jsonl</p>"
         )
-    return render_timeline(ops, title=title, nemesis_windows=windows, counterexample=counterexample)
+    return render_timeline(
+        ops,
+        title=title,
+        nemesis_windows=windows,
+        counterexample=counterexample,
+        lock_holds=lock_holds,
+    )
 
 
 def write_reports(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class RunOptions:
     check_timeout_s: float = 60.0
     client_timeout_s: float = 2.0
     recovery_timeout_s: float = 30.0
+    workload_options: dict[str, Any] = field(default_factory=dict)  # --workload-opt KEY=VALUE
     nemesis_quiet_s: tuple[float, float] = (3.0, 5.0)  # heal period between faults, drawn per cycle
     nemesis_fault_s: tuple[float, float] = (3.0, 8.0)  # how long each fault lasts
 
@@ -61,6 +62,8 @@ class RunOptions:
             words += ["--net", self.net]
         if self.asymmetric:
             words.append("--asymmetric")
+        for name, value in sorted(self.workload_options.items()):
+            words += ["--workload-opt", f"{name}={json.dumps(value)}"]
         if self.nemesis_quiet_s != (3.0, 5.0):
             words += ["--nemesis-quiet", ",".join(f"{value:g}" for value in self.nemesis_quiet_s)]
         if self.nemesis_fault_s != (3.0, 8.0):

@@ -36,7 +36,7 @@ from harness.nemesis.context import NemesisContext
 from harness.nemesis.leader import find_leader
 from harness.nemesis.registry import build_faults, parse_nemesis
 from harness.nemesis.scheduler import NemesisScheduler
-from harness.run.analysis import check_history, write_reports
+from harness.run.analysis import check_run, write_reports
 from harness.run.options import RunOptions, write_metadata
 from harness.run.progress import Progress
 from harness.run.recorder import Recorder
@@ -226,7 +226,13 @@ async def execute(
 ) -> int:
     """Run, check, report; returns the exit code. ``backend_factory`` is for tests."""
     rng = random.Random(options.seed)
-    workload = load_workload(options.workload)()
+    workload_class = load_workload(options.workload)
+    try:
+        workload = workload_class(**options.workload_options)
+    except TypeError as error:
+        raise LookupError(
+            f"workload {options.workload!r} rejects --workload-opt: {error}"
+        ) from error
     parse_nemesis(options.nemesis)  # fail on a bad name before starting anything
     scratch = Path(tempfile.mkdtemp(prefix="sinkron-run-"))
     try:
@@ -241,6 +247,7 @@ async def execute(
         "nemesis": options.nemesis,
         "seed": options.seed,
         "model": workload.model,
+        "workload_options": options.workload_options,
         "options": options.to_json(),
         "windows": [],
         "nemesis_events": [],
@@ -272,7 +279,7 @@ async def execute(
         print(f"harness error: cluster did not start: {error}", file=stderr)
         return 2
     print(f"checking {len(recorder.ops)} ops (model {workload.model}) ...", file=stderr)
-    result = check_history(recorder.ops, workload.model, timeout_s=options.check_timeout_s)
+    result = check_run(recorder.ops, metadata, timeout_s=options.check_timeout_s)
     if error is not None:
         result.reasons.append(
             f"the run was cut short by a harness error: {type(error).__name__}: {error}"

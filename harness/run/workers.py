@@ -37,7 +37,7 @@ async def run_one(
 ) -> OpType:
     """Record invoke, run, record completion; return the completion type."""
     invoke = recorder.invoke(process, operation.f, operation.key, operation.value)
-    completion = await workload.run(client, operation)
+    completion = await workload.run(client, operation, process)
     recorder.complete(invoke, completion.type, completion.value, completion.error)
     return completion.type
 
@@ -58,8 +58,11 @@ async def worker(
         await bucket.take()
         if should_stop():
             return
-        outcome = await run_one(workload, client, recorder, process, workload.generate(rng))
+        outcome = await run_one(
+            workload, client, recorder, process, workload.generate_for(process, rng)
+        )
         if outcome is OpType.INFO:
+            workload.retire(process)
             process = process_ids.next()
 
 

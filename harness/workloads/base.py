@@ -13,6 +13,18 @@ The workload also names the checker model (``model``) and the operations to
 run once the cluster has healed (``final_ops``: read every key, so that lost
 acknowledged writes show up).
 
+Hooks with defaults, for workloads that need more than the simple shape:
+  * ``generate_for(process, rng)`` / ``invoke_as(client, operation, process)``:
+    per-process state (a lock workload alternates acquire and release and
+    uses the process as the lock owner);
+  * ``retire(process)``: the process ended in ``info`` and is never used again;
+  * ``check(ops, timeout_s=..., options=...)`` (classmethod): the verdict; by
+    default the linearizability checker with ``model``. ``harness report``
+    calls it too, with the options the run used;
+  * ``lock_holds(ops)`` (classmethod): (owner, lock, start_ns, end_ns) bars
+    for timeline.html.
+Constructor keyword arguments come from ``--workload-opt KEY=VALUE``.
+
 Rules:
   Rule 1. ``generate`` draws only from the rng it is given (seeded runs repeat).
   Rule 2. ``invoke`` never raises for a cluster outcome: it returns a
@@ -25,10 +37,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from harness.history.ops import OpType
+from harness.check.verdict import CheckResult
+from harness.history.ops import Op, OpType
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,10 +76,33 @@ class Workload(abc.ABC):
     @abc.abstractmethod
     def final_ops(self) -> list[Operation]: ...
 
-    async def run(self, client: Any, operation: Operation) -> Completion:
-        """``invoke`` with Rule 2 enforced: an escaped exception becomes ``info``."""
+    def generate_for(self, process: int, rng: random.Random) -> Operation:
+        """The next operation of ``process``; override when processes keep state."""
+        return self.generate(rng)
+
+    async def invoke_as(self, client: Any, operation: Operation, process: int) -> Completion:
+        """Run ``operation`` on behalf of ``process``; override when the process is part of the request."""
+        return await self.invoke(client, operation)
+
+    def retire(self, process: int) -> None:  # noqa: B027 (an optional hook, empty on purpose)
+        """``process`` ended in ``info`` and will never be used again."""
+
+    @classmethod
+    def check(cls, ops: Sequence[Op], *, timeout_s: float, options: dict[str, Any]) -> CheckResult:
+        """The run's verdict over its client ops; default: linearizability against ``model``."""
+        from harness.run.analysis import check_history
+
+        return check_history(ops, cls.model, timeout_s=timeout_s)
+
+    @classmethod
+    def lock_holds(cls, ops: Sequence[Op]) -> Sequence[tuple[str, str, int, int]]:
+        """(owner, lock, start_ns, end_ns) hold bars for the timeline; none by default."""
+        return ()
+
+    async def run(self, client: Any, operation: Operation, process: int = -1) -> Completion:
+        """``invoke_as`` with Rule 2 enforced: an escaped exception becomes ``info``."""
         try:
-            return await self.invoke(client, operation)
+            return await self.invoke_as(client, operation, process)
         except asyncio.CancelledError:
             raise
         except Exception as error:

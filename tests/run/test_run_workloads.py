@@ -117,3 +117,67 @@ def test_final_ops_read_every_key() -> None:
 def test_registered_workloads_load_by_name() -> None:
     assert load_workload("kv") is KvWorkload
     assert set(WORKLOADS) >= {"kv"}
+
+
+def test_per_process_hooks_see_the_process_and_its_retirement(tmp_path: Path) -> None:
+    """generate_for/invoke_as get the worker's current process; retire is called after each info."""
+    from typing import Any
+
+    from harness.run.ratelimit import TokenBucket
+    from harness.workloads.base import Completion, Workload
+
+    class OwnerWorkload(Workload):
+        name = "owner"
+        model = "kv"
+
+        def __init__(self) -> None:
+            self.generated_for: list[int] = []
+            self.invoked_as: list[int] = []
+            self.retired: list[int] = []
+
+        def generate(self, rng: random.Random) -> Operation:
+            raise AssertionError("generate_for is used")
+
+        def generate_for(self, process: int, rng: random.Random) -> Operation:
+            self.generated_for.append(process)
+            return Operation(f="write", key="k1", value=len(self.generated_for))
+
+        async def invoke(self, client: Any, operation: Operation) -> Completion:
+            raise AssertionError("invoke_as is used")
+
+        async def invoke_as(self, client: Any, operation: Operation, process: int) -> Completion:
+            self.invoked_as.append(process)
+            return Completion(type=OpType.INFO if len(self.invoked_as) % 2 else OpType.OK)
+
+        def retire(self, process: int) -> None:
+            self.retired.append(process)
+
+        def final_ops(self) -> list[Operation]:
+            return []
+
+    recorder = Recorder(tmp_path / "history.jsonl")
+    workload = OwnerWorkload()
+    asyncio.run(
+        worker(
+            workload=workload,
+            client=None,
+            recorder=recorder,
+            process_ids=ProcessIds(),
+            bucket=TokenBucket(10_000),
+            rng=random.Random(1),
+            should_stop=lambda: recorder.completed >= 4,
+        )
+    )
+    recorder.close()
+    assert workload.generated_for == workload.invoked_as == [0, 1, 1, 2]
+    assert workload.retired == [0, 1]
+
+
+def test_workload_options_reach_the_constructor() -> None:
+    from harness.commands.run import _workload_option
+
+    name, value = _workload_option("keys=3")
+    assert (name, value) == ("keys", 3)
+    assert len(KvWorkload(**{name: value}).final_ops()) == 3
+    assert _workload_option("fencing=false") == ("fencing", False)
+    assert _workload_option("mode=exclusive") == ("mode", "exclusive")

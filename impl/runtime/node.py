@@ -59,6 +59,7 @@ from impl.raft.events import (
     Received,
     Tick,
 )
+from impl.raft.messages import Message
 from impl.raft.node import RaftNode
 from impl.raft.types import (
     ClusterConfig,
@@ -76,6 +77,7 @@ from impl.runtime.config import Settings
 from impl.runtime.forwarding import Forwarder
 from impl.runtime.members import parse_address
 from impl.runtime.metrics import Metrics
+from impl.runtime.outbox import merge_appends
 from impl.runtime.outcomes import OutcomeUnknown, Unavailable
 from impl.runtime.services import SERVICES, ServiceSpec
 from impl.runtime.storage import AsyncStorage, SqliteStore, StorageWrite
@@ -118,11 +120,13 @@ class Node:
         self.snapshot_index = 0
         self._request_ids = itertools.count(1)
         self._proposals: dict[int, _Waiting] = {}  # request id -> waiting for Accepted/Rejected
-        self._appended: dict[int, tuple[_Waiting, str]] = {}  # log index -> waiting for Apply
+        self._appended: dict[int, _Waiting] = {}  # log index -> waiting for Apply
         self._reads: dict[int, _Waiting] = {}  # request id -> waiting for ReadReady
         self._read_points: list[tuple[int, asyncio.Future[None]]] = []
         self._inbox: list[Event] = []
         self._flush_scheduled = False
+        self._outbox: dict[str, list[Message]] = {}
+        self._outbox_scheduled = False
         self._write_seq = 0
         self._durable_seq = 0
         self._pending_writes: list[StorageWrite] = []
@@ -247,30 +251,44 @@ class Node:
                 log.info("installing the leader's snapshot at index %d", snapshot.index)
                 self._restore_services(snapshot.data)
                 for index in [i for i in self._appended if i <= snapshot.index]:
-                    waiting, _ = self._appended.pop(index)
-                    _fail(
-                        waiting.future, OutcomeUnknown("replaced by a snapshot before it was seen")
-                    )
+                    lost = self._appended.pop(index)
+                    _fail(lost.future, OutcomeUnknown("replaced by a snapshot before it was seen"))
                 self.applied_index = self.snapshot_index = snapshot.index
                 self._after_apply()
             case Accepted(request_id=rid, index=index, term=term):
-                waiting = self._proposals.pop(rid, None)
-                if waiting is not None:
-                    waiting.term = term
-                    self._appended[index] = (waiting, "")
+                proposal = self._proposals.pop(rid, None)
+                if proposal is not None:
+                    proposal.term = term
+                    self._appended[index] = proposal
             case ReadReady(request_id=rid, index=index):
-                waiting = self._reads.pop(rid, None)
-                if waiting is not None:
-                    _resolve(waiting.future, index)
+                read = self._reads.pop(rid, None)
+                if read is not None:
+                    _resolve(read.future, index)
             case Rejected(request_id=rid, reason=reason, leader_hint=hint):
-                waiting = self._proposals.pop(rid, None) or self._reads.pop(rid, None)
-                if waiting is not None:
-                    _fail(waiting.future, Unavailable(f"rejected: {reason.value}", leader=hint))
+                refused = self._proposals.pop(rid, None) or self._reads.pop(rid, None)
+                if refused is not None:
+                    _fail(refused.future, Unavailable(f"rejected: {reason.value}", leader=hint))
             case _:
                 raise AssertionError(f"unexpected effect {effect!r}")
 
     def _send(self, effect: Send) -> None:
-        self.transport.send(effect.to, ["raft", message_to_wire(effect.message)])
+        """Buffer the message; the iteration's messages leave together (outbox.py)."""
+        self._outbox.setdefault(effect.to, []).append(effect.message)
+        if not self._outbox_scheduled:
+            self._outbox_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_outbox)
+
+    def _flush_outbox(self) -> None:
+        self._outbox_scheduled = False
+        outbox, self._outbox = self._outbox, {}
+        config = self.raft_config
+        for peer, messages in outbox.items():
+            for message in merge_appends(
+                messages,
+                max_entries=config.max_entries_per_append,
+                max_bytes=config.max_append_bytes,
+            ):
+                self.transport.send(peer, ["raft", message_to_wire(message)])
 
     def _submit(self, event: Event) -> None:
         """Queue a client event; all queued in one loop iteration are stepped together."""
@@ -349,9 +367,8 @@ class Node:
                 result, service = self._apply_command(entry)
                 members_changed |= service == "members"
             self.applied_index = entry.index
-            pending = self._appended.pop(entry.index, None)
-            if pending is not None:
-                waiting, _ = pending
+            waiting = self._appended.pop(entry.index, None)
+            if waiting is not None:
                 if waiting.term == entry.term:
                     _resolve(waiting.future, result)
                 else:

@@ -86,13 +86,14 @@ class PeerLink:
         while True:
             writer: asyncio.StreamWriter | None = None
             try:
-                reader, writer = await asyncio.wait_for(
+                reader, opened = await asyncio.wait_for(
                     asyncio.open_connection(*self.address), CONNECT_TIMEOUT_S
                 )
-                await asyncio.wait_for(self._handshake(reader, writer), HANDSHAKE_TIMEOUT_S)
+                writer = opened
+                await asyncio.wait_for(self._handshake(reader, opened), HANDSHAKE_TIMEOUT_S)
                 self._set_connected(True)
                 backoff = BACKOFF_MIN_S
-                await self._pump(reader, writer)
+                await self._pump(reader, opened)
             except asyncio.CancelledError:
                 raise
             except RemoteProtocolError as error:
@@ -187,8 +188,8 @@ class PeerTransport:
         old = self.links.pop(peer, None)
         if old is not None:
             task = asyncio.create_task(old.close())
-            self._inbound.add(task)  # type: ignore[arg-type]
-            task.add_done_callback(self._inbound.discard)  # type: ignore[arg-type]
+            self._inbound.add(task)
+            task.add_done_callback(self._inbound.discard)
         self.links[peer] = PeerLink(self, peer, address)
 
     def send(self, peer: str, frame: Any) -> bool:

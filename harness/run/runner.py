@@ -44,6 +44,7 @@ from harness.run.workers import ProcessIds, run_one, run_workers
 from harness.workloads import load_workload
 from harness.workloads.base import Workload
 
+FINAL_READS_BUDGET_S = 20.0  # retries of the final reads stop after this; a run never hangs here
 RECOVERY_KEY = "__recovery__"  # written (unrecorded) to prove the healed cluster takes writes
 
 
@@ -134,10 +135,13 @@ async def final_reads(
         urls, options, prefer_leader=True, retries=3, timeout_s=max(options.client_timeout_s, 3.0)
     )
     summary: list[dict[str, Any]] = []
+    deadline = time.monotonic() + FINAL_READS_BUDGET_S
     try:
         for operation in workload.final_ops():
             outcome = OpType.FAIL
-            for _attempt in range(10):
+            for attempt in range(10):
+                if attempt and time.monotonic() >= deadline:
+                    break  # every key still gets one attempt; retries share one bounded budget
                 process = process_ids.next()
                 outcome = await run_one(workload, client, recorder, process, operation)
                 if outcome is OpType.OK:

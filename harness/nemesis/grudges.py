@@ -84,9 +84,12 @@ def grudge_links(grudge: Grudge) -> set[Link]:
 def make_asymmetric(links: set[Link], rng: random.Random) -> set[Link]:
     """Keep one direction of each cut pair (Rule 2); the other direction still flows."""
     kept: set[Link] = set()
+    decided: set[frozenset[str]] = set()
     for source, target in sorted(links):
-        if (target, source) in kept:
+        pair = frozenset((source, target))
+        if pair in decided:
             continue
+        decided.add(pair)
         if (target, source) in links:
             kept.add(rng.choice([(source, target), (target, source)]))
         else:

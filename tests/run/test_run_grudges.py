@@ -91,3 +91,10 @@ def test_no_grudge_cuts_a_node_from_itself() -> None:
             grudges.majorities_ring_grudge(nodes),
         ):
             assert all(a != b for a, b in grudges.grudge_links(grudge))
+
+
+def test_asymmetric_partition_of_a_single_pair_keeps_one_direction_for_every_seed() -> None:
+    """Whichever direction the rng keeps first, the other is never added back."""
+    for seed in range(20):
+        one_way = grudges.make_asymmetric({("n2", "n3"), ("n3", "n2")}, random.Random(seed))
+        assert len(one_way) == 1

@@ -43,9 +43,17 @@ from impl.raft.effects import (
 from impl.raft.events import Event, Persisted, Received, Tick
 from impl.raft.messages import Message, RequestVoteResponse
 from impl.raft.node import RaftNode
-from impl.raft.types import ClusterConfig, Entry, EntryKind, NodeId, RestoredState, Role
+from impl.raft.types import (
+    ClusterConfig,
+    Entry,
+    EntryKind,
+    NodeId,
+    RestoredState,
+    Role,
+    Snapshot,
+)
 from impl.statemachine import decode_command
-from spec.invariants import Observer
+from spec.invariants import InvariantViolation, Observer
 from spec.snapshot import ClusterSnapshot, NodeSnapshot
 
 Reply = Accepted | ReadReady | Rejected
@@ -120,6 +128,7 @@ class SimCluster:
         self.committed_config = bootstrap
         self.committed_config_index = 0
         self.retire_pending: set[NodeId] = set()
+        self.snapshot_states: dict[int, tuple[NodeId, bytes]] = {}
         self.slots: dict[NodeId, NodeSlot] = {}
         for node_id in voters:
             self.slots[node_id] = NodeSlot(storage=SimStorage(), bootstrap=bootstrap)
@@ -233,6 +242,8 @@ class SimCluster:
         for effect in effects:
             match effect:
                 case Persist() | PersistSnapshot():
+                    if isinstance(effect, PersistSnapshot):
+                        self._record_snapshot_state(node_id, effect.snapshot)
                     barrier = slot.storage.submit(effect, self.now + self.disk_delay())
                 case Send() | Accepted() | ReadReady() | Rejected():
                     if barrier is not None:
@@ -280,6 +291,8 @@ class SimCluster:
                 result = machine.apply(entry.index, decode_command(entry.data))
             slot.applied_index = entry.index
             self.observer.observe_applied(node_id, (entry,), slot.raft.term)
+            if entry.index in self.snapshot_states:
+                self._compare_with_snapshot(node_id, entry.index, machine)
             self.listener.on_apply(node_id, entry, result)
             if entry.kind is EntryKind.CONFIG and entry.config is not None:
                 self._maybe_retire(entry.index, entry.config)
@@ -292,6 +305,32 @@ class SimCluster:
         self.committed_config = config
         self.committed_config_index = index
         self.retire_pending.update(dropped)
+
+    def _record_snapshot_state(self, node_id: NodeId, snapshot: Snapshot) -> None:
+        """Remember the state machine image at ``snapshot.index`` (first one wins, others compared)."""
+        known = self.snapshot_states.get(snapshot.index)
+        if known is None:
+            self.snapshot_states[snapshot.index] = (node_id, snapshot.data)
+        elif known[1] != snapshot.data:
+            mine, theirs = KvStateMachine(), KvStateMachine()
+            mine.restore(snapshot.data)
+            theirs.restore(known[1])
+            if mine.data != theirs.data:
+                raise InvariantViolation(
+                    f"state_machine_safety: snapshots of {known[0]} and {node_id} at index "
+                    f"{snapshot.index} differ: {theirs.data} vs {mine.data}"
+                )
+
+    def _compare_with_snapshot(self, node_id: NodeId, index: int, machine: KvStateMachine) -> None:
+        """A node that applied up to ``index`` must hold the state some snapshot recorded there."""
+        owner, data = self.snapshot_states[index]
+        image = KvStateMachine()
+        image.restore(data)
+        if image.data != machine.data:
+            raise InvariantViolation(
+                f"state_machine_safety: {node_id} state after applying index {index} is "
+                f"{machine.data}, but {owner}'s snapshot at {index} is {image.data}"
+            )
 
     # -- checking ----------------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ def plot_rate(
                 [count / bucket_s for count in counts],
                 color=colour,
                 label=outcome,
+                drawstyle="steps-post",  # each step covers its bucket [t, t + bucket_s)
             )
     axes.set_xlabel("seconds since start")
     axes.set_ylabel("completed ops/s")

@@ -8,10 +8,12 @@ yes does it become a candidate, bump its term, vote for itself and persist
 that before asking for real votes. A partitioned node therefore cannot
 inflate terms and depose a healthy leader when it rejoins.
 
-Leader stickiness (thesis §4.2.3, with CheckQuorum): a node that heard from
-a leader within the minimum election timeout ignores (pre)vote requests of a
-higher term, unless the request says it comes from a leadership transfer
-(TimeoutNow, thesis §3.10), in which case the candidate skips PreVote too.
+Leader stickiness: a node that heard from a leader within the minimum
+election timeout ignores PreVotes of a higher term (thesis §9.6), and also
+real votes when CheckQuorum is on (thesis §4.2.3; a leader that lost its
+quorum steps down by itself, so followers may trust their lease). A request
+marked as coming from a leadership transfer (TimeoutNow, thesis §3.10) is
+exempt, and such a candidate skips PreVote too.
 
 Rules:
   Rule 1. A granted vote is persisted (Persist of the hard state) before
@@ -40,13 +42,23 @@ class Election(NodeState):
             else:
                 self._become_candidate(leadership_transfer=False)
 
-    def _in_lease(self) -> bool:
-        """We heard from a live leader recently, so a (pre)vote would be disruptive."""
+    def _heard_from_leader_recently(self) -> bool:
         return (
-            self._raft_config.check_quorum
-            and self._leader_id is not None
+            self._leader_id is not None
             and self._election_elapsed < self._raft_config.election_timeout_ticks_min
         )
+
+    def _ignores_vote(self, request: RequestVote) -> bool:
+        """True when granting (or even answering) a higher-term request would be disruptive.
+
+        A PreVote is refused while we hear from a leader (thesis §9.6: "...and it has
+        not received a heartbeat from a valid leader for at least a baseline election
+        timeout"). A real vote is refused likewise when CheckQuorum makes leaders step
+        down on their own (thesis §4.2.3, etcd's lease). Leadership transfer overrides both.
+        """
+        if request.leadership_transfer or not self._heard_from_leader_recently():
+            return False
+        return request.pre_vote or self._raft_config.check_quorum
 
     def _become_pre_candidate(self) -> None:
         self._role = Role.PRE_CANDIDATE

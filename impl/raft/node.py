@@ -151,6 +151,7 @@ class RaftNode(Election, Replication):
             )
         self._role = Role.FOLLOWER
         self._leader_id = None
+        self._leader_term_durable = False
         self._commit_index = self._log.snapshot_index
         self._applied_index = self._log.snapshot_index
         self._durable_index = self._log.last_index  # everything restored is durable
@@ -306,8 +307,8 @@ class RaftNode(Election, Replication):
     def _accept_higher_term(self, message: Message) -> bool:
         """Rule 1 for a higher term; returns False when the message must be dropped."""
         if isinstance(message, RequestVote):
-            if self._in_lease() and not message.leadership_transfer:
-                return False  # leader stickiness (thesis §4.2.3)
+            if self._ignores_vote(message):
+                return False  # leader stickiness (thesis §4.2.3, §9.6)
             if not message.pre_vote:
                 self._become_follower(message.term, None)
             return True
@@ -356,6 +357,8 @@ class RaftNode(Election, Replication):
         if event.index <= self._durable_index or self._log.term_at(event.index) != event.term:
             return  # older news, or an ack for entries that were since replaced
         self._durable_index = event.index
+        if self._role is Role.LEADER and event.term == self._term:
+            self._leader_term_durable = True  # the ack covers the hard state written before
         if self._role is Role.LEADER and event.index > self._commit_index:
             self._maybe_commit()
 

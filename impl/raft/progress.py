@@ -90,6 +90,7 @@ class Progress:
     snapshot_wait_rounds: int = 0
     recent_active: bool = False
     read_ack: int = 0  # highest heartbeat read context this peer answered
+    match_at_heartbeat: Index = NO_INDEX  # match_index when the last heartbeat answer came
 
     def become_probe(self) -> None:
         # After a snapshot, the peer holds everything up to pending_snapshot (thesis §5.1).

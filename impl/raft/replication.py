@@ -52,6 +52,10 @@ class Replication(NodeState):
         assert self._role is Role.CANDIDATE, f"{self._id} became leader from {self._role}"
         self._role = Role.LEADER
         self._leader_id = self._id
+        # Votes from others prove our term and vote were durable before we asked (Rule 2 of
+        # effects.py); a single voter that elected itself in this very step has no such proof
+        # until its NOOP (written after the hard state) is acknowledged by storage.
+        self._leader_term_durable = not self._hard_state_dirty
         self._heartbeat_elapsed = 0
         self._election_elapsed = 0
         self._committed_in_term = False
@@ -215,12 +219,20 @@ class Replication(NodeState):
             waited = progress.snapshot_wait_rounds * self._raft_config.heartbeat_interval_ticks
             if waited >= self._raft_config.election_timeout_ticks_min:
                 progress.become_probe()  # the snapshot was probably lost; send it again
-        elif progress.state is ProgressState.REPLICATE and progress.inflights.full:
-            progress.inflights.free_first()
-        elif progress.state is ProgressState.PROBE:
+        elif progress.state is ProgressState.REPLICATE:
+            behind = progress.match_index < self._log.last_index
+            if behind and progress.match_index == progress.match_at_heartbeat:
+                # A whole heartbeat round without an acknowledgement while entries are
+                # outstanding: appends were probably lost. Resend from match_index + 1.
+                progress.become_probe()
+            elif progress.inflights.full:
+                progress.inflights.free_first()
+        else:
             progress.probe_sent = False
+        progress.match_at_heartbeat = progress.match_index
         if progress.match_index < self._log.last_index:
-            self._send_appends(peer, allow_empty=True)
+            probing = progress.state is ProgressState.PROBE
+            self._send_appends(peer, allow_empty=probing)
 
     def _next_from_hint(self, response: AppendEntriesResponse) -> Index:
         """Fast back-off (Raft §5.3): skip all of the follower's conflicting term at once."""

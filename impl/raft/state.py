@@ -14,9 +14,10 @@ one order the persistence rule allows (effects.py):
 
 Rules:
   Rule 1. Only ``_flush`` builds the effect list.
-  Rule 2. A message is "early" only when the node is leader and its hard
-          state did not change in this step; anything a candidate or a
-          follower sends depends on its term, vote or log being durable.
+  Rule 2. A message is "early" only when the node is leader, its hard state
+          did not change in this step, and its term is known durable;
+          anything a candidate or a follower sends depends on its term, vote
+          or log being durable.
   Rule 3. ``commit_index`` and ``applied_index`` never decrease.
 """
 
@@ -74,6 +75,7 @@ class NodeState:
         "_id",
         "_late",
         "_leader_id",
+        "_leader_term_durable",
         "_log",
         "_pending_reads",
         "_persist_from",
@@ -99,6 +101,7 @@ class NodeState:
     _voted_for: NodeId | None
     _role: Role
     _leader_id: NodeId | None
+    _leader_term_durable: bool  # our term and vote are known durable (see _send)
     _commit_index: Index
     _applied_index: Index
     _durable_index: Index
@@ -160,10 +163,17 @@ class NodeState:
         return effects
 
     def _send(self, message: Message) -> None:
-        if self._role is Role.LEADER and not self._hard_state_dirty:
-            self._early.append(Send(to=message.to_id, message=message))
+        send = Send(to=message.to_id, message=message)
+        if self._role is not Role.LEADER or self._hard_state_dirty:
+            self._late.append(send)
+        elif self._leader_term_durable:
+            self._early.append(send)
         else:
-            self._late.append(Send(to=message.to_id, message=message))
+            # A single voter elects itself without anyone's vote, so its new term may not
+            # be durable yet: were it to crash now, it could lead the same term again with
+            # a different log. Its messages wait behind a barrier until that write is done.
+            self._late.append(send)
+            self._barrier_needed = True
 
     def _reply(self, effect: Effect) -> None:
         self._late.append(effect)

@@ -146,6 +146,19 @@ def test_prevote_does_not_disrupt_stable_leader() -> None:
     assert pump.leaders() == [leader] and pump.nodes[leader].term == term
 
 
+def test_prevote_alone_protects_a_live_leader() -> None:
+    """Thesis §9.6: even without CheckQuorum, PreVote is refused while a leader is heard from."""
+    pump = Pump(ids(3), seed=3, config=RaftConfig(check_quorum=False))
+    leader = pump.wait_leader()
+    term = pump.nodes[leader].term
+    lonely = next(i for i in pump.nodes if i != leader)
+    pump.isolate(lonely)
+    pump.tick_all(100)
+    pump.heal()
+    pump.tick_all(60)
+    assert pump.leaders() == [leader] and pump.nodes[leader].term == term
+
+
 def test_without_prevote_a_rejoining_node_disrupts() -> None:
     """The contrast that motivates PreVote: without it the isolated node's term keeps growing."""
     pump = Pump(ids(3), seed=3, config=RaftConfig(pre_vote=False, check_quorum=False))

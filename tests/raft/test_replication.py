@@ -13,7 +13,7 @@ from impl.raft.effects import (
     Rejected,
     RejectReason,
 )
-from impl.raft.events import CompactLog, Persisted, Propose, ReadIndex
+from impl.raft.events import CompactLog, Persisted, Propose, ReadIndex, Tick
 from impl.raft.messages import (
     AppendEntries,
     AppendEntriesResponse,
@@ -294,3 +294,22 @@ def test_restart_recovers_term_vote_and_log() -> None:
     pump.tick_all(80)
     assert len(pump.leaders()) == 1
     assert all(n.commit_index == 6 or n.commit_index == 7 for n in pump.nodes.values())
+
+
+def test_self_elected_leader_holds_messages_until_its_term_is_durable() -> None:
+    """A single voter wins without anyone's vote, so until storage acknowledges its new term its
+    AppendEntries (to a learner) must wait behind its writes; otherwise a crash could let it lead
+    the same term twice with different entries (found by the chaos driver, seed 1097)."""
+    pump = Pump(ids(1), learners=(N2,), auto_persist=False)
+    pump.tick(N1, 25)
+    leader = pump.nodes[N1]
+    assert leader.role is Role.LEADER and leader.durable_index == 0
+    heartbeat_tick = []
+    while not sends(heartbeat_tick):
+        heartbeat_tick = pump.step(N1, Tick())
+    assert heartbeat_tick[0] == Persist(hard_state=None, entries=())  # a barrier first
+    pump.step(N1, Persisted(index=Index(1), term=leader.term))
+    heartbeat_tick = []
+    while not sends(heartbeat_tick):
+        heartbeat_tick = pump.step(N1, Tick())
+    assert not any(isinstance(e, Persist) for e in heartbeat_tick)

@@ -12,6 +12,8 @@ from harness.workloads.base import Workload
 
 WORKLOADS: dict[str, str] = {
     "kv": "harness.workloads.kv:KvWorkload",
+    "lock": "harness.workloads.lock:LockWorkload",
+    "fenced": "harness.workloads.fenced:FencedWorkload",
 }
 
 

@@ -1,0 +1,135 @@
+"""The lock workload: processes acquire and release shared/exclusive locks on a few names.
+
+Each process is a lock owner (``p<process>``) holding at most ``max_held``
+locks; its next operation releases one it holds, or acquires another (a
+try-lock, or a short wait). Holding two locks while waiting lets the lock
+manager's deadlock refusal happen under faults. The history is checked per
+lock name as linearizable against the "rwlock" model (spec/models/rwlock.py),
+which also requires each new token to exceed every earlier one.
+
+History encoding (spec/models/rwlock.py):
+    acquire  key name, invoke value {"mode", "owner"}; ok value {"token", "mode", "owner"}
+             408 timeout / 409 deadlock are ``fail`` (certainly not granted)
+    release  key name, invoke value {"owner", "token"}; ok; 409 not-held is ``fail``
+
+Leases are not in the model, so the TTL (``ttl_ms``, default 10 s) is far
+longer than any hold: a release that is late by a whole TTL would be
+reported as an overlap. Processes that end in ``info`` are retired with
+whatever they held; the lease frees it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from harness.client.errors import OperationFailed, OutcomeUnknown
+from harness.history.ops import Op, OpType
+from harness.workloads.base import Completion, Operation, Workload
+
+
+def owner_of(process: int) -> str:
+    return f"p{process}"
+
+
+class LockWorkload(Workload):
+    name: ClassVar[str] = "lock"
+    model: ClassVar[str] = "rwlock"
+
+    def __init__(
+        self,
+        *,
+        locks: int = 3,
+        shared_share: float = 0.4,
+        wait_share: float = 0.3,
+        wait_ms: int = 500,
+        ttl_ms: int = 10_000,
+        max_held: int = 2,
+    ) -> None:
+        self.names = [f"lock{number}" for number in range(1, locks + 1)]
+        self.shared_share = shared_share
+        self.wait_share = wait_share
+        self.wait_ms = wait_ms
+        self.ttl_ms = ttl_ms
+        self.max_held = max_held
+        self.held: dict[int, dict[str, int]] = {}  # process -> {name: token}
+
+    def generate(self, rng: random.Random) -> Operation:
+        return self.generate_for(-1, rng)
+
+    def generate_for(self, process: int, rng: random.Random) -> Operation:
+        held = self.held.setdefault(process, {})
+        free = [name for name in self.names if name not in held]
+        if held and (len(held) >= self.max_held or not free or rng.random() < 0.6):
+            name = rng.choice(sorted(held))
+            return Operation(
+                f="release", key=name, value={"owner": owner_of(process), "token": held[name]}
+            )
+        mode = "shared" if rng.random() < self.shared_share else "exclusive"
+        wait_ms = self.wait_ms if rng.random() < self.wait_share else 0
+        value = {"mode": mode, "owner": owner_of(process), "wait_ms": wait_ms}
+        return Operation(f="acquire", key=rng.choice(free), value=value)
+
+    async def invoke(self, client: Any, operation: Operation) -> Completion:
+        return await self.invoke_as(client, operation, -1)
+
+    async def invoke_as(self, client: Any, operation: Operation, process: int) -> Completion:
+        name, value = operation.key, operation.value
+        held = self.held.setdefault(process, {})
+        try:
+            if operation.f == "acquire":
+                grant = await client.acquire_lock(
+                    name,
+                    value["owner"],
+                    mode=value["mode"],
+                    ttl_ms=self.ttl_ms,
+                    wait_ms=value["wait_ms"],
+                )
+                held[name] = int(grant["token"])
+                return Completion(
+                    type=OpType.OK,
+                    value={"token": grant["token"], "mode": grant["mode"], "owner": value["owner"]},
+                )
+            if operation.f == "release":
+                held.pop(name, None)  # whatever happens next, this process stops using it
+                await client.release_lock(name, value["owner"], value["token"])
+                return Completion(type=OpType.OK, value=value)
+        except OutcomeUnknown as error:
+            return Completion(type=OpType.INFO, error=error.reason)
+        except OperationFailed as error:
+            return Completion(type=OpType.FAIL, error=error.code)
+        raise ValueError(f"lock workload cannot run f={operation.f!r}")
+
+    def retire(self, process: int) -> None:
+        self.held.pop(process, None)
+
+    def final_ops(self) -> list[Operation]:
+        return []
+
+    @classmethod
+    def lock_holds(cls, ops: Sequence[Op]) -> Sequence[tuple[str, str, int, int]]:
+        return hold_bars(ops)
+
+
+def hold_bars(ops: Sequence[Op]) -> list[tuple[str, str, int, int]]:
+    """(owner, lock, start_ns, end_ns): from an ok acquire to the invoke of its release.
+
+    A hold whose release never came (the process was retired) ends at the
+    history's last time: the lease held it at least that long as far as a
+    client could tell.
+    """
+    end_of_history = max((op.time for op in ops), default=0)
+    open_holds: dict[tuple[str, Any], int] = {}
+    bars: list[tuple[str, str, int, int]] = []
+    for op in ops:
+        value = op.value if isinstance(op.value, dict) else {}
+        owner = str(value.get("owner", op.process))
+        if op.f == "acquire" and op.type is OpType.OK:
+            open_holds.setdefault((owner, op.key), op.time)
+        elif op.f == "release" and op.type is OpType.INVOKE:
+            start = open_holds.pop((owner, op.key), None)
+            if start is not None:
+                bars.append((owner, str(op.key), start, op.time))
+    bars += [(owner, str(key), start, end_of_history) for (owner, key), start in open_holds.items()]
+    return sorted(bars, key=lambda bar: bar[2])

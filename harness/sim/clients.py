@@ -144,6 +144,8 @@ class SimClients:
         roll = self.rng.random()
         request_id = self.cluster.next_request_id()
         self._next_value += 1
+        value: Any
+        op: dict[str, Any] | None
         if roll < 0.4:
             f, value, op = "read", None, None
         elif roll < 0.8:

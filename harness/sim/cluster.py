@@ -47,10 +47,12 @@ from impl.raft.types import (
     ClusterConfig,
     Entry,
     EntryKind,
+    Index,
     NodeId,
     RestoredState,
     Role,
     Snapshot,
+    Term,
 )
 from impl.statemachine import decode_command
 from spec.invariants import InvariantViolation, Observer
@@ -271,8 +273,11 @@ class SimCluster:
         if isinstance(effect, Send):
             message = effect.message
             assert message.from_id == node_id, f"{node_id} sent {message}"
-            vote = isinstance(message, RequestVoteResponse) and message.vote_granted
-            if vote and not message.pre_vote:
+            if (
+                isinstance(message, RequestVoteResponse)
+                and message.vote_granted
+                and not message.pre_vote
+            ):
                 self.observer.observe_vote(node_id, message.term, message.to_id)
             self.network.send(effect.message, self.now)
         elif self.slots[node_id].raft is not None:
@@ -348,9 +353,9 @@ class SimCluster:
                     role=raft.role,
                     voted_for=raft.voted_for,
                     commit_index=raft.commit_index,
-                    applied_index=slot.applied_index,
-                    snapshot_index=snap.index if snap is not None else 0,
-                    snapshot_term=snap.term if snap is not None else 0,
+                    applied_index=Index(slot.applied_index),
+                    snapshot_index=snap.index if snap is not None else Index(0),
+                    snapshot_term=snap.term if snap is not None else Term(0),
                     entries=tuple(raft.log_entries()),
                 )
             )

@@ -38,7 +38,7 @@ from impl.raft.events import (
     TransferLeadership,
 )
 from impl.raft.node import RaftNode
-from impl.raft.types import EntryKind, NodeId
+from impl.raft.types import EntryKind, Index, NodeId
 from impl.statemachine import Command, decode_command, encode_command
 
 NODE_IDS = [NodeId("n1"), NodeId("n2"), NodeId("n3")]
@@ -241,7 +241,7 @@ class RaftClusterMachine(RuleBasedStateMachine):
         node_id = data.draw(st.sampled_from(self._compactable()), label="compact")
         slot = self.cluster.slots[node_id]
         assert slot.machine is not None
-        event = CompactLog(index=slot.applied_index, data=slot.machine.snapshot())
+        event = CompactLog(index=Index(slot.applied_index), data=slot.machine.snapshot())
         self.cluster.step(node_id, event)
 
     # -- the spec ------------------------------------------------------------------------

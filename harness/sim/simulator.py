@@ -41,8 +41,9 @@ from harness.sim.network import LinkFaults, SimNetwork
 from harness.sim.options import TICK_US, SimOptions
 from impl.raft.config import RaftConfig
 from impl.raft.events import CompactLog
-from impl.raft.types import NodeId
+from impl.raft.types import Index, NodeId
 
+_real_check: Callable[..., CheckResult] | None
 try:
     from harness.check.linearizable import check_linearizable as _real_check
 except ImportError:  # pragma: no cover - only before the real checker landed
@@ -164,7 +165,7 @@ class Simulator:
             base = snapshot.index if snapshot is not None else 0
             if slot.applied_index - base >= every and slot.machine is not None:
                 data = slot.machine.snapshot()
-                self.cluster.step(node_id, CompactLog(index=slot.applied_index, data=data))
+                self.cluster.step(node_id, CompactLog(index=Index(slot.applied_index), data=data))
 
     def tick(self, *, faults: bool) -> None:
         self.tick_count += 1

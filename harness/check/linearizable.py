@@ -30,10 +30,12 @@ from harness.check.verdict import CheckResult, Verdict
 from harness.check.wgl import Outcome, SearchResult, search
 from harness.check.wgl_explain import build_counterexample
 from harness.check.wgl_prepare import Call, pair_history, shrink, split_partitions
+from harness.check.wgl_refute import refute
 from harness.history.ops import Op
 from spec.models import MODELS, NO_VALUE, Model
 
-PARALLEL_MIN_OPS = 20_000  # below this, starting processes costs more than it saves
+PARALLEL_MIN_OPS = 20_000
+REFUTED_SEARCH_S = 1.0  # extra search, for the counterexample only, once a refutation proved ILLEGAL  # below this, starting processes costs more than it saves
 DEFAULT_MEMORY_LIMIT_BYTES = 1 << 30
 
 
@@ -120,6 +122,24 @@ def _check_part(
     missing = _observer_of_unwritten_value(model, calls)
     if missing is not None:
         return SearchResult(outcome=Outcome.ILLEGAL, blocked=missing), time.monotonic() - started
+    refutation = refute(model, calls)
+    if refutation is not None:
+        # The verdict is certain; a short search only adds a partial linearization to show.
+        budget = started + REFUTED_SEARCH_S
+        found = search(
+            model,
+            calls,
+            deadline=budget if deadline is None else min(deadline, budget),
+            memory_limit_bytes=memory_limit_bytes,
+        )
+        assert found.outcome is not Outcome.OK, (
+            f"search accepts what refute proved illegal: {refutation}"
+        )
+        if found.outcome is not Outcome.ILLEGAL:
+            found = SearchResult(outcome=Outcome.ILLEGAL, blocked=refutation.reader)
+        found.proof = refutation.explanation
+        found.witnesses = [c for c in (refutation.writer, refutation.overwriter) if c is not None]
+        return found, time.monotonic() - started
     found = search(model, calls, deadline=deadline, memory_limit_bytes=memory_limit_bytes)
     return found, time.monotonic() - started
 
@@ -177,7 +197,8 @@ def _check_forked_part(
     stuck = [position[id(c)] for c in found.stuck]
     blocked = None if found.blocked is None else position[id(found.blocked)]
     numbers = (found.cache_entries, found.memory_bytes_estimate, found.iterations)
-    return (found.outcome, longest, stuck, blocked, numbers), elapsed
+    witnesses = [position[id(c)] for c in found.witnesses]
+    return (found.outcome, longest, stuck, blocked, numbers, found.proof, witnesses), elapsed
 
 
 def _unpack(
@@ -187,6 +208,8 @@ def _unpack(
     stuck: list[int],
     blocked: int | None,
     numbers: tuple[int, int, int],
+    proof: str | None,
+    witnesses: list[int],
 ) -> SearchResult:
     return SearchResult(
         outcome=outcome,
@@ -196,6 +219,8 @@ def _unpack(
         cache_entries=numbers[0],
         memory_bytes_estimate=numbers[1],
         iterations=numbers[2],
+        proof=proof,
+        witnesses=[calls[n] for n in witnesses],
     )
 
 

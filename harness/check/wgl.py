@@ -74,6 +74,8 @@ class SearchResult:
     cache_entries: int = 0
     memory_bytes_estimate: int = 0
     iterations: int = 0
+    proof: str | None = None  # set when a refutation (wgl_refute) proved ILLEGAL
+    witnesses: list[Call] = field(default_factory=list)  # ops the proof names
 
 
 class _Entry:

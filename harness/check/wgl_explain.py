@@ -41,7 +41,7 @@ def build_counterexample(
         window=window,
         linearized=linearized,
         stuck=[c.invoke for c in found.stuck],
-        explanation=_explain(model, key, calls, found, final_state, raw_state),
+        explanation=found.proof or _explain(model, key, calls, found, final_state, raw_state),
     )
 
 
@@ -66,7 +66,7 @@ def _window(model: Model, calls: Sequence[Call], found: SearchResult, raw_state:
     done = {id(c) for c in found.longest}
     for reader in _pending_observers(model, calls, done, raw_state)[:3]:
         chosen[reader.invoke.index] = reader
-    for call in [*found.longest[-_RECENT_LINEARIZED:], *found.stuck]:
+    for call in [*found.longest[-_RECENT_LINEARIZED:], *found.stuck, *found.witnesses]:
         chosen[call.invoke.index] = call
     blocked = found.blocked
     if blocked is not None:

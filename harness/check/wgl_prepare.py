@@ -17,8 +17,9 @@ Rules applied here, each justified in docs/checker.md:
    it, the interval until the next write holds no op that reads the value, so
    removing it leaves a linearization.
 5. Register-like models: an info write/cas whose new value v is observed by an
-   ok op, is the only producer of v, and v is not the initial value, *must*
-   have happened before the earliest ok observer of v took effect. It becomes
+   op that surely happened (ok, or converted by this rule), is the only
+   producer of v, and v is not the initial value, *must* have happened before
+   the earliest such observer of v took effect. It becomes
    a call that returns just before that observer returns. This removes the
    "open until the end of time" window that makes crashed ops explode WGL.
 """
@@ -144,19 +145,30 @@ def shrink(model: Model, calls: Sequence[Call]) -> list[Call]:
 
 
 def _shrink_crashed_writes(model: Model, calls: list[Call]) -> list[Call]:
-    any_observers = Counter(c.observed for c in calls if c.observed is not NO_VALUE)
-    kept = [c for c in calls if not (c.crashed and c.produced not in any_observers)]
+    kept = list(calls)
+    while True:  # dropping a crashed cas can leave the crashed write it expected unobserved
+        any_observers = Counter(c.observed for c in kept if c.observed is not NO_VALUE)
+        before = len(kept)
+        kept = [c for c in kept if not (c.crashed and c.produced not in any_observers)]
+        if len(kept) == before:
+            break
     producers = Counter(c.produced for c in kept if c.produced is not NO_VALUE)
-    first_observer_return: dict[Any, float] = {}
-    for c in kept:
-        if c.is_ok and c.observed is not NO_VALUE:
-            old = first_observer_return.get(c.observed, math.inf)
-            first_observer_return[c.observed] = min(old, c.ret_pos)
     initial = model.init()
-    for c in kept:
-        if not c.crashed or producers[c.produced] != 1 or c.produced == initial:
-            continue
-        bound = first_observer_return.get(c.produced, math.inf)
-        if c.call_pos < bound - 0.5 < math.inf:
-            c.ret_pos = bound - 0.5
+    # Converting one crashed call can make it the first sure observer of another
+    # crashed call's value (a crashed write read only by a crashed cas), so repeat.
+    changed = True
+    while changed:
+        changed = False
+        first_observer_return: dict[Any, float] = {}
+        for c in kept:
+            if c.ret_pos != math.inf and c.observed is not NO_VALUE:
+                old = first_observer_return.get(c.observed, math.inf)
+                first_observer_return[c.observed] = min(old, c.ret_pos)
+        for c in kept:
+            if c.ret_pos != math.inf or producers[c.produced] != 1 or c.produced == initial:
+                continue
+            bound = first_observer_return.get(c.produced, math.inf)
+            if c.call_pos < bound - 0.5 < math.inf:
+                c.ret_pos = bound - 0.5
+                changed = True
     return kept

@@ -269,6 +269,10 @@ async def execute(
     except Exception as failure:  # reported below; the reports still get written from what exists
         error = failure
     finally:
+        # Saved first, before any await, so an interrupted run can still be
+        # rebuilt with `harness report` from what it recorded.
+        metadata["duration_s"] = round(time.monotonic() - started, 3)
+        write_metadata(run_dir, metadata)
         with contextlib.suppress(Exception):
             (run_dir / "nodes").mkdir(exist_ok=True)
             await asyncio.wait_for(backend.collect_logs(run_dir / "nodes"), 30)

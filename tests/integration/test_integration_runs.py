@@ -45,10 +45,26 @@ def run_kv(
     tmp_path: Path, nemesis: str, *, seed: int, time_limit: int = 14
 ) -> tuple[int, Path, str]:
     process = harness(
-        "run", "--workload", "kv", "--nemesis", nemesis, "--time-limit", str(time_limit),
-        "--seed", str(seed), "--concurrency", "6", "--rate", "80", "--out", str(tmp_path),
-        "--nemesis-quiet", "1.5,2.5", "--nemesis-fault", "3,4",
-    )  # fmt: skip
+        "run",
+        "--workload",
+        "kv",
+        "--nemesis",
+        nemesis,
+        "--time-limit",
+        str(time_limit),
+        "--seed",
+        str(seed),
+        "--concurrency",
+        "6",
+        "--rate",
+        "80",
+        "--out",
+        str(tmp_path),
+        "--nemesis-quiet",
+        "1.5,2.5",
+        "--nemesis-fault",
+        "3,4",
+    )
     (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
     return process.returncode, run_dir, process.stderr
 
@@ -108,3 +124,31 @@ def test_a_planted_stale_read_makes_the_runs_checker_say_invalid(tmp_path: Path)
     assert report.returncode == 1, f"{description}\n{report.stderr}"
     assert json.loads((run_dir / "results.json").read_text())["verdict"] == "invalid"
     assert "INVALID" in (run_dir / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(260)
+def test_acceptance_run_all_four_nemeses_for_40_seconds(tmp_path: Path) -> None:
+    """The README's acceptance command: exit 0, all six files, >= 200 invocations, within 200 s."""
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--workload",
+            "kv",
+            "--nemesis",
+            "partition,kill,pause,clock",
+            "--time-limit",
+            "40",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert_complete_run(run_dir, process.stderr, process.returncode)

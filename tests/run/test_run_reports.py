@@ -125,3 +125,17 @@ def test_harness_report_rebuilds_a_run_folder_with_the_checkers_verdict(tmp_path
 
 def test_harness_report_on_a_folder_without_run_json_is_a_usage_error(tmp_path: Path) -> None:
     assert report_command.main(argparse.Namespace(run_dir=tmp_path, check_timeout=1.0)) == 2
+
+
+def test_ops_left_in_flight_are_checked_as_info() -> None:
+    """An interrupted run's open invokes get info completions (may or may not have happened)."""
+    from harness.run.analysis import check_run, close_open_invokes
+
+    ops = [
+        *canned_history()[:4],
+        Op(index=4, time=50 * MS, process=5, type=OpType.INVOKE, f="write", key="k1", value=9),
+    ]
+    closed = close_open_invokes(ops)
+    assert closed[:5] == ops
+    assert [(op.process, op.type, op.index) for op in closed[5:]] == [(5, OpType.INFO, 5)]
+    assert check_run(ops, METADATA, timeout_s=10).verdict is Verdict.OK

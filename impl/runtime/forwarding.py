@@ -7,7 +7,9 @@ answers ``["fwdr", {rid, ok, result | error, message}]`` on ITS dialed link
 back. Both directions are ordinary directed links, so forwarding obeys the
 same partitions as Raft traffic. A lost request or reply shows up as a
 timeout, which for a proposal means "outcome unknown" (it may have been
-appended) and for a read means nothing happened.
+appended) and for a read means nothing happened. When the request frame is
+still in the local send queue at the timeout (the link to the leader never
+came up), it is taken back and the answer is "unavailable": provably unsent.
 """
 
 from __future__ import annotations
@@ -45,13 +47,17 @@ class Forwarder:
         rid = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         frame = ["fwd", {"rid": rid, "kind": kind, "service": service, "op": op}]
-        if not self.node.transport.send(leader, frame):
+        queued = self.node.transport.send(leader, frame)
+        if queued is None:
             raise Unavailable(f"no connection to the leader {leader}", leader=leader)
         self.node.metrics.forwarded.labels(kind=kind).inc()
         self._waiting[rid] = (leader, future)
         try:
             return await asyncio.wait_for(future, self.node.request_timeout_s)
         except TimeoutError:
+            if self.node.transport.retract(leader, queued):
+                # It never left this node (the link to the leader is down): nothing happened.
+                raise Unavailable(f"could not reach the leader {leader}", leader=leader) from None
             raise OutcomeUnknown(
                 f"no reply from the leader {leader} in time", leader=leader
             ) from None

@@ -192,18 +192,37 @@ class PeerTransport:
             task.add_done_callback(self._inbound.discard)
         self.links[peer] = PeerLink(self, peer, address)
 
-    def send(self, peer: str, frame: Any) -> bool:
-        """Queue ``frame`` for ``peer``; False when the peer's address is unknown or it is too big."""
+    def send(self, peer: str, frame: Any) -> bytes | None:
+        """Queue ``frame`` for ``peer``; return the queued bytes (a handle for ``retract``).
+
+        None when the peer's address is unknown or the frame is too big.
+        """
         link = self.links.get(peer)
         if link is None:
-            return False
+            return None
         try:
-            link.enqueue(encode_frame(frame, max_frame_bytes=self.max_frame_bytes))
+            encoded = encode_frame(frame, max_frame_bytes=self.max_frame_bytes)
         except LocalProtocolError as error:
             log.warning("not sending to %s: %s", peer, error)
             self.metrics.dropped_frames.labels(reason="oversized").inc()
+            return None
+        link.enqueue(encoded)
+        return encoded
+
+    def retract(self, peer: str, queued: bytes) -> bool:
+        """Take a frame back if it never left this node; True when it was still queued.
+
+        A frame that was written to the socket may have reached the peer (or be
+        stuck in a blackholed link), so only a still-queued frame is provably unsent.
+        """
+        link = self.links.get(peer)
+        if link is None:
             return False
-        return True
+        for position, frame in enumerate(link.queue):
+            if frame is queued:
+                del link.queue[position]
+                return True
+        return False
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -162,3 +162,29 @@ def test_send_queue_drops_oldest_when_peer_is_unreachable() -> None:
     queued, dropped = asyncio.run(scenario())
     assert queued == [encode_frame(["x", i]) for i in range(12, 20)]
     assert dropped == 12
+
+
+def test_only_a_frame_that_never_left_can_be_retracted() -> None:
+    """retract() succeeds for a frame still queued (link down) and fails once it was written."""
+
+    async def scenario() -> tuple[bool, bool]:
+        inbox: list = []
+        n2 = _transport("n2", b"s", {}, inbox)
+        port = await n2.start("127.0.0.1", 0)
+        dead = _transport("n1", b"s", {"n2": ("127.0.0.1", 9)}, [])
+        await dead.start("127.0.0.1", 0)
+        queued = dead.send("n2", ["fwd", 1])
+        assert queued is not None
+        unsent = dead.retract("n2", queued)
+        await dead.close()
+        live = _transport("n1", b"s", {"n2": ("127.0.0.1", port)}, [])
+        await live.start("127.0.0.1", 0)
+        sent = live.send("n2", ["fwd", 2])
+        assert sent is not None
+        await _eventually(lambda: len(inbox) == 1)
+        written = live.retract("n2", sent)
+        await live.close()
+        await n2.close()
+        return unsent, written
+
+    assert asyncio.run(scenario()) == (True, False)

@@ -234,7 +234,10 @@ def _search(
         candidate = entry if entry.is_call else entry.match if entry.dead else None
         if candidate is not None:
             call: Call = candidate.call  # type: ignore[assignment]
-            new_state = step(state, call.invoke, call.completion)
+            if value_based and call.observed is not NO_VALUE and call.observed != state:
+                new_state = None  # an observer needs the current value; skip the model call
+            else:
+                new_state = step(state, call.invoke, call.completion)
             if new_state is not None and value_based:
                 new_state = _value_rules(state, new_state, call, must_observe, producers)
             absorbed = _dead_candidates(head) if candidate.live and candidate.plain_write else ()

@@ -12,7 +12,10 @@ happened. States are hashable because the checker memoizes
 Register-like models (register, cas-register, kv) also say which value an
 operation *observes* (a read's result, a cas's expected value) and which value
 it *produces* (a write's or cas's new value). The checker uses that to prune
-the search; see docs/checker.md for why each rule is sound.
+the search; see docs/checker.md for why each rule is sound. Contract for
+``value_based`` models: an op that observes a value is legal only in the state
+equal to that value, and the state after an op that produces a value is that
+value (ops legal in every state are reported by ``always_legal`` and dropped).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ rejects planted stale reads, and reports each verdict path."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -13,7 +14,10 @@ from hypothesis import strategies as st
 from harness.check import linearizable
 from harness.check.linearizable import check_linearizable
 from harness.check.verdict import Verdict
+from harness.check.wgl import Outcome, search
 from harness.check.wgl_histories import plant_stale_read, simulate_register
+from harness.check.wgl_prepare import pair_history, shrink
+from harness.check.wgl_refute import refute
 from harness.history.ops import Op, OpType
 from spec.models import MODELS
 
@@ -239,3 +243,79 @@ def test_nemesis_ops_are_ignored() -> None:
         Op(index=2, time=2, process=0, type=OpType.OK, f="write", value=1),
     ]
     assert check_linearizable(ops, "register").verdict is Verdict.OK
+
+
+# --- every pruning rule against the plain WGL search (STYLE §8a: optimised vs naive) ---
+
+
+def plain_verdict(ops: list[Op], model_name: str) -> Verdict:
+    """The same pipeline with value-based rules off: porcupine's WGL plus info at infinity."""
+    model = dataclasses.replace(MODELS[model_name], value_based=False)  # type: ignore[type-var]
+    return check_linearizable(ops, model, timeout_s=30).verdict
+
+
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    clients=st.integers(min_value=1, max_value=6),
+    info=st.sampled_from([0.0, 0.1, 0.3]),
+    corrupt=st.booleans(),
+)
+def test_pruned_search_agrees_with_plain_wgl(
+    seed: int, clients: int, info: float, corrupt: bool
+) -> None:
+    """Dropping/converting crashed ops, value pruning, DEAD states and refutations keep verdicts."""
+    rng = random.Random(seed)
+    ops = simulate_register(
+        rng, ops=40, clients=clients, info_fraction=info, cas_fraction=0.3, max_latency=6
+    )
+    if corrupt:  # any read may now return any small value: valid or not, both must agree
+        ops = [
+            dataclasses.replace(op, value=rng.choice([None, *range(1, 8)]))
+            if op.f == "read" and op.type is OpType.OK and rng.random() < 0.2
+            else op
+            for op in ops
+        ]
+    for model_name in ("kv", "cas-register"):
+        fast = check_linearizable(ops, model_name, timeout_s=30).verdict
+        assert fast is plain_verdict(ops, model_name), (seed, model_name)
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32), clients=st.integers(2, 12))
+def test_search_alone_finds_planted_stale_reads(seed: int, clients: int) -> None:
+    """Without the refutation shortcut the WGL search itself rejects a planted stale read."""
+    rng = random.Random(seed)
+    ops = simulate_register(rng, ops=120, clients=clients, info_fraction=0.05, cas_fraction=0.2)
+    planted = plant_stale_read(rng, ops)
+    if planted is None:
+        return
+    model = MODELS["kv"]
+    calls = shrink(model, pair_history(planted).calls)
+    assert search(model, calls).outcome is Outcome.ILLEGAL, seed
+    assert refute(model, calls) is not None, seed
+
+
+def test_refutation_names_reader_writer_and_overwrite() -> None:
+    """The stale-read proof names the three ops that make the read impossible."""
+    rows = [
+        (0, "invoke", "write", 1), (0, "ok", "write", 1),
+        (1, "invoke", "write", 2), (1, "ok", "write", 2),
+        (2, "invoke", "read", None), (2, "ok", "read", 1),
+    ]  # fmt: skip
+    ops = [
+        Op(index=i, time=i, process=p, type=OpType(t), f=f, value=v)
+        for i, (p, t, f, v) in enumerate(rows)
+    ]
+    model = MODELS["kv"]
+    proof = refute(model, shrink(model, pair_history(ops).calls))
+    assert proof is not None
+    assert proof.reader.invoke.index == 4 and proof.writer.invoke.index == 0  # type: ignore[union-attr]
+    assert proof.overwriter.invoke.index == 2  # type: ignore[union-attr]
+    assert "stale read" in proof.explanation
+
+
+def test_easy_history_is_checked_quickly() -> None:
+    """10k ops, 5 clients, one key: well under a second (target 220 ms on an idle core)."""
+    ops = simulate_register(random.Random(11), ops=10_000, clients=5)
+    result = check_linearizable(ops, "kv", timeout_s=30)
+    assert result.verdict is Verdict.OK
+    assert result.elapsed_s < 5.0  # generous: CI shares two cores with seven other suites

@@ -99,12 +99,13 @@ class Pump:
         self.replies: dict[NodeId, list[Effect]] = {}
         self.effects_log: list[tuple[NodeId, Event, list[Effect]]] = []
         self.sent_count = 0
+        self.joiners = frozenset(joiners)
         for node_id in [*node_ids, *learners]:
             self.disks[node_id] = Disk()
             self.start(node_id)
         for node_id in joiners:
             self.disks[node_id] = Disk()
-            self.start(node_id, bootstrap=ClusterConfig(voters=frozenset()))
+            self.start(node_id)
 
     # ------------------------------------------------------------------ nodes
 
@@ -118,11 +119,14 @@ class Pump:
     def start(self, node_id: NodeId, *, bootstrap: ClusterConfig | None = None) -> RaftNode:
         """(Re)start ``node_id`` from its disk, as the runtime does after a crash."""
         disk = self.disks[node_id]
+        if bootstrap is None:
+            joining = node_id in self.joiners
+            bootstrap = ClusterConfig(voters=frozenset()) if joining else self.bootstrap
         restored = RestoredState(
             hard_state=disk.hard_state,
             snapshot=disk.snapshot,
             entries=tuple(disk.entries),
-            bootstrap=bootstrap if bootstrap is not None else self.bootstrap,
+            bootstrap=bootstrap,
         )
         node = RaftNode(node_id, self.config, restored, self._draw(node_id))
         self.nodes[node_id] = node

@@ -35,18 +35,19 @@ from harness.history.validate import HistoryError
 
 _TOKEN = re.compile(
     r"""
-     (?P<ws>[\s,]+)
-    |(?P<comment>;[^\n]*)
-    |(?P<string>"(?:[^"\\]|\\.)*")
+    (?:[\s,]+|;[^\n]*|\#[A-Za-z][^\s,\[\]\(\)\{\}"]*)*+  # possessive: skipped: whitespace, commas, comments, tags
+    (?:
+     (?P<string>"(?:[^"\\]|\\.)*")
     |(?P<open>\#\{|[\[\(\{])
     |(?P<close>[\]\)\}])
     |(?P<discard>\#_)
-    |(?P<tag>\#[A-Za-z][^\s,\[\]\(\)\{\}"]*)
     |(?P<char>\\(?:newline|space|tab|return|u[0-9a-fA-F]{4}|.))
     |(?P<atom>[^\s,\[\]\(\)\{\}";]+)
+    )
     """,
     re.VERBOSE,
 )
+_SKIP = re.compile(r"""(?:[\s,]+|;[^\n]*|\#[A-Za-z][^\s,\[\]\(\)\{\}"]*)*""")
 _INTEGER = re.compile(r"[+-]?\d+N?")
 _FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?")
 _RATIO = re.compile(r"[+-]?\d+/\d+")
@@ -86,16 +87,15 @@ def iter_edn_forms(lines: Iterable[str], *, first_line: int = 1) -> Iterator[tup
             buffer_line = line_number
         buffer += raw if raw.endswith("\n") else raw + "\n"
         position = 0
-        while position < len(buffer):
+        while True:
             match = _TOKEN.match(buffer, position)
             if match is None:
-                break  # an unterminated string: read the next line and retry
+                break  # only blanks left, or an unterminated string: read the next line
             kind = match.lastgroup
-            text = match.group()
-            token_line = buffer_line + buffer.count("\n", 0, position)
+            assert kind is not None
+            text = match.group(kind)
+            token_start = match.start(kind)
             position = match.end()
-            if kind in ("ws", "comment", "tag"):
-                continue
             if kind == "discard":
                 if stack:
                     stack[-1].discards += 1
@@ -106,25 +106,28 @@ def iter_edn_forms(lines: Iterable[str], *, first_line: int = 1) -> Iterator[tup
                 if text in ("[", "(") and not stack and not streamed_top and top_discards == 0:
                     streamed_top = True
                     continue
-                stack.append(_Frame(opener=text, line=token_line))
+                stack.append(_Frame(opener=text, line=_line_at(buffer, buffer_line, token_start)))
                 continue
             if kind == "close":
                 if not stack:
                     if streamed_top and text in ("]", ")"):
                         streamed_top = False
                         continue
-                    raise HistoryError(token_line, f"unexpected {text!r} with nothing open")
+                    raise HistoryError(
+                        _line_at(buffer, buffer_line, token_start),
+                        f"unexpected {text!r} with nothing open",
+                    )
                 frame = stack.pop()
                 if _CLOSERS[frame.opener] != text:
                     raise HistoryError(
-                        token_line,
+                        _line_at(buffer, buffer_line, token_start),
                         f"{text!r} closes {frame.opener!r} opened on line {frame.line}",
                     )
-                value: Any = _build(frame, token_line)
+                value: Any = _build(frame)
                 start = frame.line
             else:
-                value = _atom(kind, text, token_line)
-                start = token_line
+                value = _atom(kind, text)
+                start = 0 if stack else _line_at(buffer, buffer_line, token_start)
             if stack:
                 parent = stack[-1]
                 if parent.discards:
@@ -138,13 +141,17 @@ def iter_edn_forms(lines: Iterable[str], *, first_line: int = 1) -> Iterator[tup
             yield value, start
         buffer_line += buffer.count("\n", 0, position)
         buffer = buffer[position:]
-    if buffer.strip():
+    if not _SKIP.fullmatch(buffer):
         raise HistoryError(buffer_line, f"cannot read EDN starting at {buffer.strip()[:40]!r}")
     if stack:
         raise HistoryError(stack[-1].line, f"{stack[-1].opener!r} is never closed")
 
 
-def _build(frame: _Frame, line: int) -> Any:
+def _line_at(buffer: str, buffer_line: int, position: int) -> int:
+    return buffer_line + buffer.count("\n", 0, position)
+
+
+def _build(frame: _Frame) -> Any:
     if frame.opener in ("[", "("):
         return frame.items
     if frame.opener == "#{":
@@ -152,6 +159,9 @@ def _build(frame: _Frame, line: int) -> Any:
     if len(frame.items) % 2:
         raise HistoryError(frame.line, "a map needs an even number of forms (key value ...)")
     items = frame.items
+    keys = items[0::2]
+    if all(type(key) is str for key in keys):
+        return dict(zip(keys, items[1::2], strict=True))
     return {_hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}
 
 
@@ -174,8 +184,16 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _atom(kind: str | None, text: str, line: int) -> Any:
+def _atom(kind: str | None, text: str) -> Any:
+    if kind == "atom":
+        first = text[0]
+        if first == ":":
+            return text[1:]
+        if first.isdigit() and text.isdigit():
+            return int(text)
     if kind == "string":
+        if "\\" not in text and "\n" not in text:
+            return text[1:-1]
         return json.loads(text.replace("\n", "\\n").replace("\t", "\\t"))
     if kind == "char":
         name = text[1:]

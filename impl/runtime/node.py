@@ -132,7 +132,7 @@ class Node:
         self._pending_writes: list[StorageWrite] = []
         self._held: deque[tuple[int, Effect]] = deque()
         self._writes_ready = asyncio.Event()
-        self._state_changed = asyncio.Condition()
+        self._state_changed = asyncio.Event()  # replaced (after being set) per apply batch
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seen: tuple[Role, int, str | None] | None = None
         self._stopping = False
@@ -396,11 +396,8 @@ class Node:
             self._read_points = [(i, f) for i, f in self._read_points if i > self.applied_index]
             for _, future in ready:
                 _resolve(future, None)
-        asyncio.get_running_loop().create_task(self._notify_state_changed())
-
-    async def _notify_state_changed(self) -> None:
-        async with self._state_changed:
-            self._state_changed.notify_all()
+        changed, self._state_changed = self._state_changed, asyncio.Event()
+        changed.set()
 
     def _maybe_snapshot(self) -> None:
         if self.applied_index - self.snapshot_index <= self.settings.snapshot_entries:
@@ -455,11 +452,11 @@ class Node:
         return self.raft.role is Role.LEADER
 
     async def wait_state_changed(self, timeout_s: float) -> bool:
-        async with self._state_changed:
-            try:
-                await asyncio.wait_for(self._state_changed.wait(), timeout_s)
-            except TimeoutError:
-                return False
+        """Wait for the next applied batch (or snapshot install); False on timeout."""
+        try:
+            await asyncio.wait_for(self._state_changed.wait(), timeout_s)
+        except TimeoutError:
+            return False
         return True
 
     async def _wait_leader(self) -> str | None:
@@ -529,13 +526,24 @@ class Node:
     async def _await_outcome(
         self, future: asyncio.Future[Any], rid: int | None, table: dict[int, Any]
     ) -> Any:
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), self.request_timeout_s)
-        except TimeoutError:
-            if rid is not None:
-                table.pop(rid, None)
+        """The future's result, or OutcomeUnknown after the request timeout.
+
+        A timer handle instead of ``asyncio.wait_for`` keeps the per-request cost to
+        one callback: this sits on every client request's path.
+        """
+        timer = asyncio.get_running_loop().call_later(
+            self.request_timeout_s,
+            _fail,
+            future,
             # Appended (or maybe appended) and no result: the outcome is unknown.
-            raise OutcomeUnknown("no result within the request timeout") from None
+            OutcomeUnknown("no result within the request timeout"),
+        )
+        try:
+            return await future
+        finally:
+            timer.cancel()
+            if rid is not None and (future.cancelled() or not future.done() or future.exception()):
+                table.pop(rid, None)
 
     def _fail_reads(self, why: str) -> None:
         for waiting in self._reads.values():

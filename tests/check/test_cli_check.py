@@ -10,7 +10,11 @@ import pytest
 from harness import cli
 from harness.check.verdict import CheckResult, Verdict
 from harness.history import read_history, write_history
-from tests.history.samples import KNOSSOS_CAS_REGISTER_EDN, register_history
+from tests.history.samples import (
+    JEPSEN_HISTORY_EDN,
+    KNOSSOS_CAS_REGISTER_EDN,
+    register_history,
+)
 
 linearizable = pytest.importorskip(
     "harness.check.linearizable",
@@ -115,3 +119,14 @@ def test_export_of_a_malformed_history_exits_2_and_leaves_no_file(tmp_path: Path
     assert cli.main(["export", str(path), "--edn"]) == 2
     assert "line 1: unknown type 'nope'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_jepsen_edn_with_nemesis_and_independent_keys_is_checked(tmp_path: Path) -> None:
+    """Jepsen's history.edn checks with --split-keys; its nemesis ops become timeline windows."""
+    path = tmp_path / "history.edn"
+    path.write_text(JEPSEN_HISTORY_EDN)
+    assert cli.main(["check", str(path), "--model", "register", "--split-keys"]) == 0
+    page = (tmp_path / "timeline.html").read_text()
+    assert page.count('<rect class="nemesis"') == 1
+    assert 'data-label="start-partition &quot;majority&quot;"' in page
+    assert 'data-label="read k1 4"' in page

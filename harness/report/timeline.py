@@ -540,7 +540,7 @@ def _page(
     data = json.dumps({"t_span": t_end - t_start, "t_start": t_start, "details": details})
     return _TEMPLATE.format(
         title=html.escape(title),
-        density="" if labels else "dense",
+        density=("" if labels else "dense") + (" has-counterexample" if window else ""),
         summary=html.escape(_summary(layout, op_count, frame)),
         window_button=window_button,
         height=frame.height,
@@ -580,6 +580,7 @@ rect.info, .legend .info { fill: #ffaa26; background: #ffaa26; }
 rect.open, .legend .open { fill: #ffd9a0; background: #ffd9a0; }
 rect.open { stroke-dasharray: 3 2; }
 svg.dense rect.op { stroke: none; }
+svg.has-counterexample rect.op:not(.in-window), svg.has-counterexample rect.tail { opacity: 0.45; }
 rect.tail { fill: #ffaa26; opacity: 0.55; }
 rect.hold { stroke: #333; stroke-width: 0.5; opacity: 0.85; }
 rect.stuck, .legend .stuck { fill: #e53935; background: #e53935; color: #fff; }

@@ -2,7 +2,8 @@
 
 Each operation is one critical section of process ``p``: acquire the key's
 exclusive lock (lease ``ttl_ms``, waiting up to ``wait_ms``), read the key's
-list, append ``[token, element]``, write the list back, release. Elements are
+list, work for ``think_ms``, append ``[token, element]``, write the list back,
+release. Elements are
 unique, so harness/check/fenced.py can tell whether any acknowledged append
 was lost (Jepsen's set-full idea) and whether tokens ever went backwards.
 
@@ -10,8 +11,10 @@ was lost (Jepsen's set-full idea) and whether tokens ever went backwards.
 storage: True (default) reads and writes through the fenced register with
 the token (impl/fenced), so a holder whose lease ran out during a pause is
 refused; False uses a plain kv key without the token, which is what a
-careless client does: under the pause nemesis a stalled write lands after
-the lease has passed to someone else and erases their acknowledged append,
+careless client does: under the pause nemesis a write sent to a node that
+was just paused sits in its socket until the node resumes, long after the
+lease has passed to someone else, then lands and erases their acknowledged
+appends,
 and the check reports ``invalid`` (tests/lock_integration keep that
 demonstration).
 
@@ -23,6 +26,7 @@ History encoding (harness/check/fenced.py):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import random
@@ -41,12 +45,19 @@ class FencedWorkload(Workload):
     model: ClassVar[str] = "fenced-append"
 
     def __init__(
-        self, *, keys: int = 2, fencing: bool = True, ttl_ms: int = 1_000, wait_ms: int = 2_000
+        self,
+        *,
+        keys: int = 2,
+        fencing: bool = True,
+        ttl_ms: int = 1_000,
+        wait_ms: int = 2_000,
+        think_ms: int = 200,
     ) -> None:
         self.keys = [f"f{number}" for number in range(1, keys + 1)]
         self.fencing = fencing
         self.ttl_ms = ttl_ms
         self.wait_ms = wait_ms
+        self.think_ms = think_ms
         self._elements = itertools.count(1)
 
     def generate(self, rng: random.Random) -> Operation:
@@ -89,6 +100,9 @@ class FencedWorkload(Workload):
             # Nothing was written yet: this append certainly did not happen.
             reason = error.reason if isinstance(error, OutcomeUnknown) else error.code
             return Completion(type=OpType.FAIL, error=reason)
+        # The work done while holding the lock. A pause that starts now catches the
+        # write below in flight, and the lease runs out while it waits.
+        await asyncio.sleep(self.think_ms / 1000)
         try:
             if self.fencing:
                 await client.fenced_write(key, [*current, [token, element]], token)

@@ -14,6 +14,7 @@ so a failing seed replays exactly. After every step the driver asserts:
   leader completeness  a new leader holds every entry anyone applied (§5.4)
   read safety          ReadReady's index >= every index applied anywhere
                        before the ReadIndex was asked (thesis §6.4)
+  client contract      an entry applied at an Accepted (index, term) is that proposal
   persistence          a granted vote is durable before it leaves the node
 
 The SIM helper's harness/sim is the full simulator; this one exists so the
@@ -94,6 +95,8 @@ class Chaos:
         self.max_applied = 0
         self.read_floor: dict[tuple[NodeId, int], int] = {}
         self.next_request = 0
+        self.proposals: dict[int, bytes] = {}
+        self.accepted: dict[tuple[int, int], bytes] = {}
         self.down: set[NodeId] = set()
         self.partitioned: set[NodeId] = set()
         self.stats = {"messages": 0, "reads": 0, "accepted": 0, "crashes": 0, "snapshots": 0}
@@ -149,6 +152,12 @@ class Chaos:
             self.stats["reads"] += 1
         elif isinstance(effect, Accepted):
             self.stats["accepted"] += 1
+            key = (effect.index, effect.term)
+            proposed = self.proposals.get(effect.request_id)
+            if proposed is not None:
+                assert self.accepted.setdefault(key, proposed) == proposed, (
+                    f"two proposals accepted at {key}"
+                )
 
     def flush(self, node_id: NodeId) -> None:
         """Storage makes some pending writes durable, then acknowledges the last entry."""
@@ -190,6 +199,10 @@ class Chaos:
                 f"was applied as term {seen[0]} elsewhere"
             )
             self.max_applied = max(self.max_applied, entry.index)
+            accepted = self.accepted.get((entry.index, entry.term))
+            if accepted is not None:
+                # The client contract: an applied (index, term) is exactly what was accepted there.
+                assert entry.data == accepted, f"{entry} applied, but {accepted!r} was accepted"
 
     def _check_node(self, node_id: NodeId, was_leader: bool) -> None:
         node = self.hosts[node_id].node
@@ -213,6 +226,7 @@ class Chaos:
         request_id = self.next_request
         roll = self.rng.random()
         if roll < 0.6:
+            self.proposals[request_id] = b"%d" % request_id
             self.step(node_id, Propose(request_id=request_id, data=b"%d" % request_id))
         elif roll < 0.8:
             self.read_floor[(node_id, request_id)] = self.max_applied

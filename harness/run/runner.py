@@ -233,10 +233,10 @@ async def execute(
     workload_class = load_workload(options.workload)
     try:
         workload = workload_class(**options.workload_options)
-    except TypeError as error:
+    except TypeError as bad_option:
         raise LookupError(
-            f"workload {options.workload!r} rejects --workload-opt: {error}"
-        ) from error
+            f"workload {options.workload!r} rejects --workload-opt: {bad_option}"
+        ) from bad_option
     parse_nemesis(options.nemesis)  # fail on a bad name before starting anything
     scratch = Path(tempfile.mkdtemp(prefix="sinkron-run-"))
     try:

@@ -62,6 +62,7 @@ F_CHOICES = {
     "queue": ["enqueue", "dequeue"],
     "set": ["add", "read"],
     "mutex": ["acquire", "release"],
+    "rwlock": ["acquire", "release"],
 }
 
 
@@ -86,6 +87,17 @@ def small_histories(draw: st.DrawFn, model_name: str) -> list[Op]:
                 done_value = sorted(draw(st.sets(st.sampled_from([1, 2, 3]))))
         elif model_name == "mutex":
             invoke_value = done_value = draw(st.sampled_from(["a", "b"]))
+        elif model_name == "rwlock":
+            owner = draw(st.sampled_from(["a", "b"]))
+            token = draw(st.integers(min_value=1, max_value=3))
+            if f == "acquire":
+                invoke_value = {
+                    "owner": owner,
+                    "mode": draw(st.sampled_from(["shared", "exclusive"])),
+                }
+                done_value = {"token": token}
+            else:
+                invoke_value = done_value = {"owner": owner, "token": token}
         slots.append((start, number, "invoke", f, invoke_value))
         slots.append((end, number, outcome, f, done_value))
     slots.sort(key=lambda slot: (slot[0], slot[1]))

@@ -14,8 +14,9 @@ History encoding (spec/models/rwlock.py):
 
 Leases are not in the model, so the TTL (``ttl_ms``, default 10 s) is far
 longer than any hold: a release that is late by a whole TTL would be
-reported as an overlap. Processes that end in ``info`` are retired with
-whatever they held; the lease frees it.
+reported as an overlap. A process that ends in ``info`` is retired; the
+grants it held (and a release whose outcome is unknown) are released by the
+next operations of other processes, naming the retired owner.
 """
 
 from __future__ import annotations
@@ -54,11 +55,15 @@ class LockWorkload(Workload):
         self.ttl_ms = ttl_ms
         self.max_held = max_held
         self.held: dict[int, dict[str, int]] = {}  # process -> {name: token}
+        self.orphans: list[tuple[str, str, int]] = []  # (owner, name, token) of retired processes
 
     def generate(self, rng: random.Random) -> Operation:
         return self.generate_for(-1, rng)
 
     def generate_for(self, process: int, rng: random.Random) -> Operation:
+        if self.orphans:
+            owner, name, token = self.orphans.pop(0)
+            return Operation(f="release", key=name, value={"owner": owner, "token": token})
         held = self.held.setdefault(process, {})
         free = [name for name in self.names if name not in held]
         if held and (len(held) >= self.max_held or not free or rng.random() < 0.6):
@@ -92,17 +97,36 @@ class LockWorkload(Workload):
                     value={"token": grant["token"], "mode": grant["mode"], "owner": value["owner"]},
                 )
             if operation.f == "release":
-                held.pop(name, None)  # whatever happens next, this process stops using it
                 await client.release_lock(name, value["owner"], value["token"])
+                self._forget(process, operation)
                 return Completion(type=OpType.OK, value=value)
         except OutcomeUnknown as error:
+            # An unknown release stays in ``held``: retire() hands it on to be released again.
             return Completion(type=OpType.INFO, error=error.reason)
         except OperationFailed as error:
+            if operation.f == "release":
+                self._forget(process, operation)
             return Completion(type=OpType.FAIL, error=error.code)
         raise ValueError(f"lock workload cannot run f={operation.f!r}")
 
+    def _forget(self, process: int, release: Operation) -> None:
+        held = self.held.get(process, {})
+        if (
+            release.value["owner"] == owner_of(process)
+            and held.get(release.key) == release.value["token"]
+        ):
+            del held[release.key]
+
     def retire(self, process: int) -> None:
-        self.held.pop(process, None)
+        """Hand the retired process's grants to the next operations, which release them.
+
+        The rwlock model has no leases: a grant that is never released would
+        hold forever in the model, while the real lease frees it, and the next
+        holder would look like an overlap. Any process may release them: the
+        release names the retired owner.
+        """
+        held = self.held.pop(process, {})
+        self.orphans += [(owner_of(process), name, token) for name, token in sorted(held.items())]
 
     def final_ops(self) -> list[Operation]:
         return []

@@ -33,6 +33,7 @@ from __future__ import annotations
 import enum
 import gc
 import math
+import resource
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -43,7 +44,15 @@ from harness.check.wgl_prepare import Call
 from spec.models.base import NO_VALUE, Model
 
 _BUDGET_CHECK_EVERY = 2048
-_BYTES_PER_CACHE_ENTRY = 200  # tuple + set slot + small ints + state, measured with tracemalloc
+# Calibrated with tracemalloc on 20k-op register histories: ~750 bytes per call overall.
+_BYTES_PER_CACHE_ENTRY = 400  # memo key tuple + set slot + ints + the frame that made it
+_BYTES_PER_CALL = 300  # two list entries + event tuple
+_BYTES_PER_ELEMENT = 40  # per element of a tuple/frozenset state (slot + share of the element)
+_SIZED_STATES = (tuple, frozenset)
+
+
+def _max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class _Dead:
@@ -214,7 +223,8 @@ def _search(
     top: Frame | None = None
     deepest: Frame | None = None
     result = SearchResult(outcome=Outcome.OK)
-    memory_estimate = _BYTES_PER_CACHE_ENTRY
+    memory_estimate = _BYTES_PER_CACHE_ENTRY + _BYTES_PER_CALL * len(calls)
+    rss_at_start = _max_rss_bytes()  # a second guard in case the estimate is off
     iterations = 0
     entry = head.next
     while remaining:
@@ -223,7 +233,10 @@ def _search(
             if deadline is not None and time.monotonic() > deadline:
                 result.outcome = Outcome.TIMEOUT
                 break
-            if memory_limit_bytes is not None and memory_estimate > memory_limit_bytes:
+            if memory_limit_bytes is not None and (
+                memory_estimate > memory_limit_bytes
+                or _max_rss_bytes() - rss_at_start > memory_limit_bytes
+            ):
                 result.outcome = Outcome.MEMORY
                 break
         assert entry is not None, "a finite call's return entry is always ahead"
@@ -251,6 +264,8 @@ def _search(
                 if key not in cache:
                     cache.add(key)
                     memory_estimate += _BYTES_PER_CACHE_ENTRY + (new_bits.bit_length() >> 3)
+                    if new_state.__class__ in _SIZED_STATES:  # queue/set states grow
+                        memory_estimate += _BYTES_PER_ELEMENT * len(new_state)
                     depth = 0 if top is None else top[6] + 1
                     top = (candidate, state, base, bits, info_bits, top, depth, absorbed)
                     state, base, bits, info_bits = new_state, new_base, new_bits, new_info

@@ -31,6 +31,7 @@ class RaftLog:
         "_base_config",
         "_configs",
         "_entries",
+        "last_index",
         "snapshot",
         "snapshot_index",
         "snapshot_term",
@@ -49,13 +50,10 @@ class RaftLog:
         self._base_config = snapshot.config if snapshot is not None else (bootstrap or EMPTY_CONFIG)
         self._entries: list[Entry] = []
         self._configs: list[tuple[Index, ClusterConfig]] = []
+        self.last_index: Index = self.snapshot_index  # kept equal to snapshot_index + len(_entries)
         self.append(tuple(entries))
 
     # ------------------------------------------------------------------ queries
-
-    @property
-    def last_index(self) -> Index:
-        return Index(self.snapshot_index + len(self._entries))
 
     @property
     def last_term(self) -> Term:
@@ -168,11 +166,13 @@ class RaftLog:
             if entry.kind is EntryKind.CONFIG:
                 assert entry.config is not None, f"CONFIG entry {entry} has no config"
                 self._configs.append((entry.index, entry.config))
+        self.last_index = Index(self.snapshot_index + len(self._entries))
 
     def truncate_from(self, index: int) -> None:
         """Drop every entry at or after ``index`` (Raft §5.3: a conflicting suffix)."""
         assert index > self.snapshot_index, f"cannot truncate into the snapshot at {index}"
         del self._entries[index - self.snapshot_index - 1 :]
+        self.last_index = Index(self.snapshot_index + len(self._entries))
         while self._configs and self._configs[-1][0] >= index:
             self._configs.pop()
 
@@ -186,6 +186,7 @@ class RaftLog:
         self.snapshot = snapshot
         self.snapshot_index = snapshot.index
         self.snapshot_term = snapshot.term
+        assert self.last_index == self.snapshot_index + len(self._entries)
 
     def restore(self, snapshot: Snapshot) -> None:
         """Replace the whole log with ``snapshot`` (InstallSnapshot that we cannot reconcile)."""
@@ -195,3 +196,4 @@ class RaftLog:
         self.snapshot = snapshot
         self.snapshot_index = snapshot.index
         self.snapshot_term = snapshot.term
+        self.last_index = snapshot.index

@@ -253,14 +253,16 @@ class RaftNode(Election, Replication):
                 non-int request_id, compaction past the applied index).
         """
         self._begin_step()
-        match event:
+        match event:  # most frequent first: this is the hot path of every simulation
+            case Received(message=message):
+                self._receive(message)
+            case Persisted():
+                self._persisted(event)
             case Tick():
                 if self._role is Role.LEADER:
                     self._tick_leader()
                 else:
                     self._tick_election()
-            case Received(message=message):
-                self._receive(message)
             case Propose():
                 self._propose(event)
             case ReadIndex():
@@ -269,8 +271,6 @@ class RaftNode(Election, Replication):
                 self._propose_config_change(event)
             case TransferLeadership():
                 self._transfer_leadership(event)
-            case Persisted():
-                self._persisted(event)
             case CompactLog():
                 self._compact_log(event)
             case _:

@@ -16,8 +16,10 @@ monotonic waits; see docs/containers.md). Every object carries the label
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -39,18 +41,29 @@ def _free_port() -> int:
 
 
 class DockerBackend(Backend):
+    """Nodes as containers; see the module docstring.
+
+    The image is made ready in the constructor, not in ``start``: building it can
+    take a minute or two, and callers bound ``start`` by the time a cluster needs
+    to come up, not by the time a build needs.
+    """
+
     def __init__(self, spec: ClusterSpec, *, image: str | None = None) -> None:
         import docker  # imported here so the local backend never needs the SDK
 
         self.spec = spec
-        self.image = image  # None: the image of the current source tree, built if missing
         self.run_id = uuid.uuid4().hex[:8]
         self.client = docker.from_env()
+        self.image = self._ensure_image(image)
         self._ids = [f"n{i}" for i in range(1, spec.nodes + 1)]
         self._ports = {node: _free_port() for node in self._ids}
         self._containers: dict[str, Any] = {}
+        self._addresses: dict[str, str] = {}
         self._network: Any = None
         self._blocked: set[Link] = set()
+        # A safety net for exits that skip ``close`` (an exception in the caller's own
+        # cleanup, a second Ctrl-C): nothing labelled with this run outlives the process.
+        atexit.register(remove_run_objects, self.client, self.run_id)
 
     @property
     def node_ids(self) -> list[str]:
@@ -63,8 +76,11 @@ class DockerBackend(Backend):
         return f"sinkron-{self.run_id}-{node}"
 
     async def start(self) -> None:
-        await asyncio.to_thread(self._ensure_image)
         labels = {"sinkron.run": self.run_id}
+        print(
+            f"docker backend: image {self.image}, objects labelled sinkron.run={self.run_id}",
+            file=sys.stderr,
+        )
         self._network = await asyncio.to_thread(
             self.client.networks.create, f"sinkron-{self.run_id}", driver="bridge", labels=labels
         )
@@ -78,7 +94,6 @@ class DockerBackend(Backend):
                 "SINKRON_TEST_HOOKS": "1" if self.spec.test_hooks else "0",
                 **self.spec.extra_env,
             }
-            assert self.image is not None
             self._containers[node] = await asyncio.to_thread(
                 self.client.containers.run,
                 self.image,
@@ -94,18 +109,15 @@ class DockerBackend(Backend):
         await asyncio.gather(*(self._wait_healthy(node) for node in self._ids))
         await asyncio.gather(*(self._install_chain(node) for node in self._ids))
 
-    def _ensure_image(self) -> None:
-        from harness.commands.image import build_image, ensure_current_image
+    def _ensure_image(self, image: str | None) -> str:
+        """``image`` if given (built if missing), else the current source tree's image."""
+        from harness.commands.image import build_image, ensure_current_image, image_exists
 
-        if self.image is None:
-            self.image = ensure_current_image()
-            return
-        import docker
-
-        try:
-            self.client.images.get(self.image)
-        except docker.errors.ImageNotFound:
-            build_image(self.image)
+        if image is None:
+            return ensure_current_image()
+        if not image_exists(image):
+            build_image(image)
+        return image
 
     async def _wait_healthy(self, node: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -118,9 +130,14 @@ class DockerBackend(Backend):
                             return
                 except (TimeoutError, aiohttp.ClientError):
                     pass
+                if await self._status(node) in {"exited", "dead"}:
+                    break  # it will not get healthy by waiting: say why now
                 await asyncio.sleep(0.2)
         logs = await asyncio.to_thread(self._containers[node].logs, tail=20)
-        raise RuntimeError(f"{node} did not become healthy in {timeout_s:.0f} s:\n{logs.decode()}")
+        raise RuntimeError(
+            f"{node} did not become healthy (container {await self._status(node)}):\n"
+            f"{logs.decode(errors='replace')}"
+        )
 
     async def _exec(self, node: str, command: list[str]) -> str:
         result = await asyncio.to_thread(self._containers[node].exec_run, command)
@@ -145,19 +162,38 @@ class DockerBackend(Backend):
         await asyncio.to_thread(self._containers[node].start)
         await self._wait_healthy(node)
         await self._install_chain(node)
-        await self._apply_rules(node)
+        # A restarted container may come back with another address on the bridge, and the
+        # other nodes' rules name addresses: refresh every node's rules, not only this one's.
+        self._addresses.pop(node, None)
+        await asyncio.gather(*(self._apply_rules(other) for other in self._ids))
 
     async def stop_node(self, node: str) -> None:
+        await self.resume_node(node)  # a frozen process cannot handle SIGTERM
         await asyncio.to_thread(self._containers[node].stop, timeout=10)
+        self._addresses.pop(node, None)
+
+    async def _status(self, node: str) -> str:
+        container = self._containers[node]
+        await asyncio.to_thread(container.reload)
+        return str(container.status)
 
     async def kill_node(self, node: str) -> None:
-        await asyncio.to_thread(self._containers[node].kill, signal="SIGKILL")
+        status = await self._status(node)
+        if status == "paused":  # SIGKILL waits for a frozen cgroup; thaw it first
+            await asyncio.to_thread(self._containers[node].unpause)
+        if status in {"running", "paused"}:
+            await asyncio.to_thread(self._containers[node].kill, signal="SIGKILL")
+        self._addresses.pop(node, None)
 
     async def pause_node(self, node: str) -> None:
-        await asyncio.to_thread(self._containers[node].pause)
+        if await self._status(node) == "running":
+            await asyncio.to_thread(self._containers[node].pause)
 
     async def resume_node(self, node: str) -> None:
-        await asyncio.to_thread(self._containers[node].unpause)
+        # Idempotent like the local backend: healing a node that is not paused is fine.
+        if await self._status(node) == "paused":
+            await asyncio.to_thread(self._containers[node].unpause)
+            await self._apply_rules(node)  # a partition may have changed while it was frozen
 
     async def partition(self, links: set[Link]) -> None:
         self._blocked = set(links)
@@ -167,25 +203,34 @@ class DockerBackend(Backend):
         await self.partition(set())
 
     async def _apply_rules(self, node: str) -> None:
-        container = self._containers[node]
-        await asyncio.to_thread(container.reload)
-        if container.status != "running":
+        if await self._status(node) != "running":
             return  # a dead or frozen node gets its rules when it is started again
-        await self._exec(node, ["iptables", "-F", CHAIN])
+        # One shell command, so a partition is a single exec per node (flush, then the DROPs).
+        commands = [f"iptables -F {CHAIN}"]
         for source, target in sorted(self._blocked):
             if source == node:
-                await self._exec(
-                    node,
-                    [
-                        "iptables", "-A", CHAIN, "-p", "tcp", "-d", self._ip(target),
-                        "--dport", str(PEER_PORT), "-j", "DROP",
-                    ],
-                )  # fmt: skip
+                address = await self._address(target)
+                commands.append(
+                    f"iptables -A {CHAIN} -p tcp -d {address} --dport {PEER_PORT} -j DROP"
+                )
+        await self._exec(node, ["sh", "-c", " && ".join(commands)])
 
-    def _ip(self, node: str) -> str:
-        container = self._containers[node]
-        container.reload()
-        return str(container.attrs["NetworkSettings"]["Networks"][self._network.name]["IPAddress"])
+    async def _address(self, node: str) -> str:
+        """The node's address on the run's network (kept while the container lives)."""
+        if node not in self._addresses:
+            container = self._containers[node]
+            await asyncio.to_thread(container.reload)
+            networks = container.attrs["NetworkSettings"]["Networks"]
+            address = str(networks[self._network.name]["IPAddress"])
+            if address:  # a stopped container has none; its rules are refreshed on start
+                self._addresses[node] = address
+            return address or "0.0.0.0/32"
+        return self._addresses[node]
+
+    async def blocked_rules(self, node: str) -> list[str]:
+        """The DROP rules in force inside ``node`` (for tests and post-mortems)."""
+        output = await self._exec(node, ["iptables", "-S", CHAIN])
+        return [line for line in output.splitlines() if "DROP" in line]
 
     async def set_clock_offset(self, node: str, offset_ms: int) -> None:
         url = self.client_url(node) + "/_test/clock"
@@ -203,6 +248,8 @@ class DockerBackend(Backend):
 
     async def close(self) -> None:
         await asyncio.to_thread(remove_run_objects, self.client, self.run_id)
+        self._containers.clear()
+        self._addresses.clear()
 
 
 def remove_run_objects(client: Any, run_id: str | None = None) -> None:

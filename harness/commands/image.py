@@ -2,24 +2,41 @@
 
 Three steps, each reused when already done: (1) the base image — the one named
 by ``--base``, or ``sinkron-base:bookworm`` built by scripts/build-base-image.sh
-(debootstrap + ``docker import``) when it is missing; (2) a wheelhouse of the
-project and the node's runtime dependencies (``pip wheel`` on the host, which
-reaches PyPI), so the image build itself needs no network; (3) ``docker build``
-with ``--build-arg BASE_IMAGE=...``.
+(debootstrap + ``docker import``) when it is missing; (2) a wheelhouse on the
+host: ``wheelhouse/deps/`` holds the node's runtime dependencies (``pip wheel``
+reaches PyPI once; kept while the requirement list is unchanged) and
+``wheelhouse/project/`` the project wheel, built from a private copy of the
+source so concurrent builds never share setuptools' ``build/`` folder; (3)
+``docker build --build-arg BASE_IMAGE=...``. The Dockerfile installs the
+dependencies and the project in two layers, so a source change rebuilds only
+the small last layer.
+
+Every build also tags ``sinkron:src-<digest>``, a digest of what the node runs
+(impl/, pyproject.toml, the Dockerfile and the requirement list): the docker
+backend asks for that tag, so it never runs a node older than the source tree,
+yet edits to the harness (which the node never imports) do not force a rebuild.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
+import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BASE = "sinkron-base:bookworm"
 DEFAULT_TAG = "sinkron:latest"
+LOCK_PATH = Path(tempfile.gettempdir()) / "sinkron-image-build.lock"
 # What a node process imports (the harness's plotting/ssh/docker libraries stay out of the image).
 NODE_REQUIREMENTS = [
     "msgpack>=1.0",
@@ -27,13 +44,20 @@ NODE_REQUIREMENTS = [
     "prometheus-client>=0.19",
     "python-dotenv>=1.0",
 ]
+# The node imports only impl/ (a test checks impl never imports spec/ or harness/).
+NODE_SOURCES = ("impl",)
+WHEEL_SOURCES = ("spec", "impl", "harness")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action", choices=["build"], help="build the base (if missing) and node image"
     )
-    parser.add_argument("--tag", default=DEFAULT_TAG, help=f"image tag (default {DEFAULT_TAG})")
+    parser.add_argument(
+        "--tag",
+        default=DEFAULT_TAG,
+        help=f"image tag (default {DEFAULT_TAG}, the tag docker-compose.yml uses)",
+    )
     parser.add_argument(
         "--base",
         default=None,
@@ -44,10 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def source_digest() -> str:
-    """A digest of everything that goes into the wheel, so a stale image is never reused."""
+    """A digest of everything the node image runs, so a stale image is never reused."""
     digest = hashlib.sha256()
-    files = [REPO_ROOT / "pyproject.toml"]
-    for package in ("spec", "impl", "harness"):
+    files = [REPO_ROOT / "pyproject.toml", REPO_ROOT / "Dockerfile"]
+    for package in NODE_SOURCES:
         files += sorted(
             p
             for p in (REPO_ROOT / package).rglob("*")
@@ -56,6 +80,7 @@ def source_digest() -> str:
     for path in files:
         digest.update(str(path.relative_to(REPO_ROOT)).encode())
         digest.update(path.read_bytes())
+    digest.update("\n".join(NODE_REQUIREMENTS).encode())
     return digest.hexdigest()[:12]
 
 
@@ -64,22 +89,36 @@ def current_tag() -> str:
     return f"sinkron:src-{source_digest()}"
 
 
+def image_exists(tag: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """One build at a time on this machine (pytest-xdist workers, several shells)."""
+    with open(LOCK_PATH, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def ensure_current_image() -> str:
     """Build the image for the current source unless it exists; returns its tag."""
     tag = current_tag()
-    if not _image_exists(tag):
-        build_image(tag)
+    if image_exists(tag):
+        return tag
+    with build_lock():
+        if not image_exists(tag):  # someone else may have built it while we waited
+            build_image(tag, locked=True)
     return tag
-
-
-def _image_exists(tag: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
 
 
 def ensure_base_image(base: str | None, *, rebuild: bool = False) -> str:
     if base is not None:
         return base
-    if rebuild or not _image_exists(DEFAULT_BASE):
+    if rebuild or not image_exists(DEFAULT_BASE):
         script = REPO_ROOT / "scripts" / "build-base-image.sh"
         if not script.exists():
             raise RuntimeError(f"{script} not found: run from a source checkout or pass --base")
@@ -91,22 +130,56 @@ def ensure_base_image(base: str | None, *, rebuild: bool = False) -> str:
 
 
 def build_wheelhouse(wheelhouse: Path) -> None:
-    wheelhouse.mkdir(exist_ok=True)
-    for old in wheelhouse.glob("sinkron-*.whl"):
-        old.unlink()
-    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheelhouse)]
-    subprocess.run([*pip, "--no-deps", str(REPO_ROOT)], check=True)
-    requirements = wheelhouse / "requirements-node.txt"
+    """Fill ``wheelhouse/deps`` (reused while NODE_REQUIREMENTS is unchanged) and ``/project``."""
+    deps, project = wheelhouse / "deps", wheelhouse / "project"
+    deps.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet"]
+    requirements = deps / "requirements-node.txt"
     wanted = "\n".join(NODE_REQUIREMENTS) + "\n"
     if not requirements.exists() or requirements.read_text() != wanted:
-        subprocess.run([*pip, *NODE_REQUIREMENTS], check=True)
+        subprocess.run([*pip, "--wheel-dir", str(deps), *NODE_REQUIREMENTS], check=True)
         requirements.write_text(wanted)
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir()
+    with tempfile.TemporaryDirectory(prefix="sinkron-wheel-") as scratch:
+        source = Path(scratch) / "src"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            if (REPO_ROOT / name).exists():
+                shutil.copy2(REPO_ROOT / name, source / name)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        for package in WHEEL_SOURCES:
+            shutil.copytree(REPO_ROOT / package, source / package, ignore=ignore)
+        # setuptools already installed here: build without an isolated env (no download, ~3 s).
+        offline = ["--no-build-isolation"] if _has_build_backend() else []
+        subprocess.run(
+            [*pip, "--no-deps", *offline, "--wheel-dir", str(project), str(source)], check=True
+        )
+
+
+def _has_build_backend() -> bool:
+    return all(importlib.util.find_spec(name) for name in ("setuptools", "wheel"))
 
 
 def build_image(
-    tag: str = DEFAULT_TAG, base: str | None = None, *, rebuild_base: bool = False
+    tag: str = DEFAULT_TAG,
+    base: str | None = None,
+    *,
+    rebuild_base: bool = False,
+    locked: bool = False,
 ) -> str:
-    """Build (or rebuild) the node image; returns its tag."""
+    """Build (or rebuild) the node image as ``tag`` and ``current_tag()``; returns ``tag``.
+
+    Raises:
+        subprocess.CalledProcessError: debootstrap, pip or docker build failed.
+        RuntimeError: the base image is missing and its script cannot be found.
+    """
+    if not locked:
+        with build_lock():
+            return build_image(tag, base, rebuild_base=rebuild_base, locked=True)
+    # The digest is taken before the wheel is built: if the source changes meanwhile, the
+    # image is labelled older than it is (a harmless rebuild next time), never newer.
+    tags = dict.fromkeys([tag, current_tag()])
     base_image = ensure_base_image(base, rebuild=rebuild_base)
     build_wheelhouse(REPO_ROOT / "wheelhouse")
     subprocess.run(
@@ -116,10 +189,7 @@ def build_image(
             "--quiet",
             "--build-arg",
             f"BASE_IMAGE={base_image}",
-            "-t",
-            tag,
-            "-t",
-            current_tag(),
+            *(arg for name in tags for arg in ("-t", name)),
             ".",
         ],
         check=True,
@@ -130,10 +200,11 @@ def build_image(
 
 
 def main(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     try:
         tag = build_image(args.tag, args.base, rebuild_base=args.rebuild_base)
     except (subprocess.CalledProcessError, RuntimeError, FileNotFoundError) as error:
         print(f"image build failed: {error}", file=sys.stderr)
         return 2
-    print(f"built {tag}")
+    print(f"built {tag} in {time.monotonic() - started:.0f} s")
     return 0

@@ -1,11 +1,23 @@
-"""Docker-backed tests: skipped, with the reason said, when no Docker engine answers."""
+"""Docker-backed tests: skipped, with the reason said, when no Docker engine answers.
+
+(The folder is not called tests/docker: tests/ is on sys.path under pytest's
+default import mode, so a package named ``docker`` there would shadow the
+docker SDK for every test in the session.)
+
+The node image is built once per source tree (tag ``sinkron:src-<digest>``): the
+first xdist worker builds it under a file lock, the others wait and reuse it. The
+debootstrap base (~60 s) is built only when missing.
+"""
 
 from __future__ import annotations
 
-import fcntl
 import subprocess
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.docker
 
 
 def docker_available() -> bool:
@@ -16,13 +28,38 @@ def docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def node_image() -> str:
-    """The node image, built offline (base image + wheelhouse) unless it already exists."""
+def docker_client() -> Any:
     if not docker_available():
-        pytest.skip("no Docker engine answers on this machine: docker backend tests skipped")
-    from harness.commands.image import build_image
+        pytest.skip("no Docker engine answers on this machine (`docker info` failed): skipped")
+    try:
+        import docker
+    except ImportError:
+        pytest.skip("the docker SDK for Python is not installed: skipped")
+    return docker.from_env()
 
-    # xdist workers each run this fixture: one builds, the others wait and reuse.
-    with open("/tmp/sinkron-image-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return build_image("sinkron:test")
+
+@pytest.fixture(scope="session")
+def node_image(docker_client: Any) -> str:
+    """The node image of the current source, built offline unless it already exists."""
+    from harness.commands.image import ensure_current_image
+
+    return ensure_current_image()
+
+
+def run_objects(client: Any, run_id: str) -> list[str]:
+    """Names of the containers and networks still labelled with this run."""
+    label = {"label": f"sinkron.run={run_id}"}
+    containers = [c.name for c in client.containers.list(all=True, filters=label)]
+    networks = [n.name for n in client.networks.list(filters=label)]
+    return containers + networks
+
+
+@pytest.fixture
+def cleanup_runs(docker_client: Any) -> Iterator[list[str]]:
+    """Run ids appended here are removed after the test, whatever happened."""
+    from harness.backends.docker import remove_run_objects
+
+    run_ids: list[str] = []
+    yield run_ids
+    for run_id in run_ids:
+        remove_run_objects(docker_client, run_id)

@@ -156,3 +156,21 @@ def test_transfer_to_non_voter_is_rejected() -> None:
     assert effects == [
         Rejected(request_id=4, reason=RejectReason.INVALID_TRANSFER_TARGET, leader_hint=N1)
     ]
+
+
+def test_uncommitted_self_removal_does_not_deadlock() -> None:
+    """A leader that removed itself but stepped down before the change committed still holds the
+    newest log; it must be able to campaign (counting only the new configuration), or the
+    remaining voter would wait forever for a vote it cannot get (found by the chaos driver)."""
+    pump = Pump(ids(2), seed=28)
+    leader = pump.elect(N1)
+    pump.isolate(N1)
+    (reply,) = change(pump, leader, ConfigChangeKind.REMOVE, N1)
+    assert isinstance(reply, Accepted) and pump.nodes[N1].config.voters == {N2}
+    pump.tick(N1, 2 * pump.config.election_timeout_ticks_min + 1)  # CheckQuorum: steps down
+    assert pump.nodes[N1].role is Role.FOLLOWER
+    pump.heal()
+    pump.tick_all(200)
+    assert pump.leaders() == [N2]
+    assert all(n.config.voters == {N2} for n in pump.nodes.values())
+    assert pump.nodes[N2].commit_index >= reply.index

@@ -138,7 +138,7 @@ class FencedWorkload(Workload):
 
     @classmethod
     def lock_holds(cls, ops: Sequence[Op]) -> Sequence[tuple[str, str, int, int]]:
-        """An acknowledged append's [invoke, ok] interval: the lock was held across its write."""
+        """(lock, owner, start, end): an acknowledged append's [invoke, ok] interval held the lock."""
         invokes: dict[Any, Op] = {}
         bars = []
         for op in ops:
@@ -148,5 +148,5 @@ class FencedWorkload(Workload):
                 invokes[op.process] = op
             elif op.type is OpType.OK and op.process in invokes:
                 start = invokes.pop(op.process).time
-                bars.append((f"p{op.process}", f"fenced-{op.key}", start, op.time))
+                bars.append((f"fenced-{op.key}", f"p{op.process}", start, op.time))
         return bars

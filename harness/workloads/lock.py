@@ -137,7 +137,9 @@ class LockWorkload(Workload):
 
 
 def hold_bars(ops: Sequence[Op]) -> list[tuple[str, str, int, int]]:
-    """(owner, lock, start_ns, end_ns): from an ok acquire to the invoke of its release.
+    """(lock, owner, start_ns, end_ns): from an ok acquire to the invoke of its release.
+
+    The order is harness/report/timeline.py's (``render_timeline(lock_holds=...)``).
 
     A hold whose release never came (the process was retired) ends at the
     history's last time: the lease held it at least that long as far as a
@@ -154,6 +156,6 @@ def hold_bars(ops: Sequence[Op]) -> list[tuple[str, str, int, int]]:
         elif op.f == "release" and op.type is OpType.INVOKE:
             start = open_holds.pop((owner, op.key), None)
             if start is not None:
-                bars.append((owner, str(op.key), start, op.time))
-    bars += [(owner, str(key), start, end_of_history) for (owner, key), start in open_holds.items()]
+                bars.append((str(op.key), owner, start, op.time))
+    bars += [(str(key), owner, start, end_of_history) for (owner, key), start in open_holds.items()]
     return sorted(bars, key=lambda bar: bar[2])

@@ -100,4 +100,4 @@ def test_hold_bars_run_from_ok_acquire_to_release_invoke() -> None:
     history.add(1, OpType.OK, "release", "x", {"owner": "p1", "token": 3}, time=25)
     history.add(2, OpType.INVOKE, "acquire", "y", {"owner": "p2", "mode": "shared"}, time=30)
     history.add(2, OpType.OK, "acquire", "y", {"owner": "p2", "token": 4}, time=40)
-    assert hold_bars(history.ops) == [("p1", "x", 5, 20), ("p2", "y", 40, 40)]
+    assert hold_bars(history.ops) == [("x", "p1", 5, 20), ("y", "p2", 40, 40)]

@@ -15,6 +15,8 @@ so a failing seed replays exactly. After every step the driver asserts:
   read safety          ReadReady's index >= every index applied anywhere
                        before the ReadIndex was asked (thesis §6.4)
   client contract      an entry applied at an Accepted (index, term) is that proposal
+  log matching         (every 200 steps) two logs holding an entry with the same
+                       index and term hold the same entries up to it (Raft §5.3)
   persistence          a granted vote is durable before it leaves the node
 
 The SIM helper's harness/sim is the full simulator; this one exists so the
@@ -218,6 +220,23 @@ class Chaos:
                         f"leader completeness: {node_id} (term {node.term}) lacks {index}@{term}"
                     )
 
+    def check_log_matching(self) -> None:
+        nodes = [h.node for h in self.hosts.values()]
+        for position, a in enumerate(nodes):
+            entries_a = {e.index: e for e in a.log_entries()}
+            for b in nodes[position + 1 :]:
+                common = [e for e in b.log_entries() if e.index in entries_a]
+                matched = False
+                for entry in reversed(common):  # from the highest shared index down
+                    mine = entries_a[entry.index]
+                    if not matched and mine.term == entry.term:
+                        matched = True
+                    if matched:
+                        assert mine == entry, (
+                            f"log matching: {a.id} and {b.id} agree on a later index but "
+                            f"differ at {entry.index}: {mine} vs {entry}"
+                        )
+
     # ------------------------------------------------------------------ the loop
 
     def _client(self, node_id: NodeId) -> None:
@@ -263,7 +282,9 @@ class Chaos:
 
     def run(self, steps: int, *, faults: bool = True) -> None:
         names = list(self.hosts)
-        for _ in range(steps):
+        for step in range(steps):
+            if step % 200 == 0:
+                self.check_log_matching()
             roll = self.rng.random()
             node_id = self.rng.choice(names)
             if node_id in self.down:

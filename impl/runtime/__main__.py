@@ -33,7 +33,9 @@ async def serve(settings: Settings) -> int:
         return 1
     runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_address=True)
+    site = web.TCPSite(
+        runner, settings.http_host, settings.http_port, reuse_address=True, shutdown_timeout=1.0
+    )
     try:
         await site.start()
     except OSError as error:
@@ -56,7 +58,11 @@ async def serve(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping on signal")
-    await runner.cleanup()
+    try:
+        # In-flight client requests get a moment to finish; nothing waits on idle clients.
+        await asyncio.wait_for(runner.cleanup(), 3.0)
+    except TimeoutError:
+        log.warning("HTTP shutdown took too long; closing anyway")
     await node.stop()
     log.info("stopped cleanly")
     return 0

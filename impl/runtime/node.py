@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -186,8 +187,10 @@ class Node:
         )
         self._refresh_addresses()
         port = await self.transport.start(s.peer_host, s.peer_port)
-        self._tasks.append(asyncio.create_task(self._tick_loop(), name="ticks"))
-        self._tasks.append(asyncio.create_task(self._writer_loop(), name="writer"))
+        for loop_body, name in ((self._tick_loop, "ticks"), (self._writer_loop, "writer")):
+            task = asyncio.create_task(loop_body(), name=name)
+            task.add_done_callback(_fail_stop)
+            self._tasks.append(task)
         for spec in self.service_specs:
             if spec.background is not None:
                 self._tasks.append(asyncio.create_task(spec.background(self), name=spec.name))  # type: ignore[arg-type]
@@ -563,6 +566,19 @@ class Node:
             "members": sorted(config.voters) if config else [],
             "learners": sorted(config.learners) if config else [],
         }
+
+
+def _fail_stop(task: asyncio.Task[None]) -> None:
+    """A core loop died of a bug or an I/O error: stop the process rather than limp on.
+
+    Crash-stop is safe by construction (nothing was acknowledged before it was
+    durable); a node that keeps answering HTTP without ticking or writing is not.
+    """
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("fatal error in the %s loop; exiting", task.get_name(), exc_info=task.exception())
+    logging.shutdown()
+    os._exit(70)
 
 
 def _last_written(batch: list[StorageWrite]) -> tuple[Index, Term] | None:

@@ -12,6 +12,7 @@ from impl.raft.effects import (
     ReadReady,
     Rejected,
     RejectReason,
+    Send,
 )
 from impl.raft.events import CompactLog, Persisted, Propose, ReadIndex, Tick
 from impl.raft.messages import (
@@ -313,3 +314,46 @@ def test_self_elected_leader_holds_messages_until_its_term_is_durable() -> None:
     while not sends(heartbeat_tick):
         heartbeat_tick = pump.step(N1, Tick())
     assert not any(isinstance(e, Persist) for e in heartbeat_tick)
+
+
+def test_lost_pipelined_appends_are_resent_after_a_quiet_heartbeat_round() -> None:
+    """In REPLICATE the leader advances next_index optimistically; if those appends are lost, a
+    heartbeat round without progress sends it back to probing from match_index + 1."""
+    pump = Pump(ids(3), seed=30)
+    leader = pump.elect(N1)
+    progress = pump.nodes[leader].progress(N2)
+    assert progress is not None and progress.state.value == "replicate"
+    pump.cut.add((N1, N2))
+    for request_id in range(5):
+        pump.step(leader, Propose(request_id=request_id, data=b"lost"))
+    pump.deliver_all()
+    assert progress.next_index == 7 and progress.match_index == 1
+    pump.heal()
+    pump.tick_all(6)
+    assert pump.nodes[N2].last_index == 6 and progress.match_index == 6
+
+
+def test_batches_respect_max_append_bytes() -> None:
+    """No AppendEntries carries more than max_append_bytes of payload (unless one entry alone)."""
+    config = RaftConfig(max_append_bytes=100, check_quorum=False)
+    pump = Pump(ids(3), seed=31, config=config)
+    leader = pump.elect(N1)
+    pump.cut.add((N1, N2))
+    for request_id in range(10):
+        pump.step(leader, Propose(request_id=request_id, data=b"x" * 40))
+    pump.deliver_all()
+    pump.heal()
+    pump.in_flight.clear()
+    pump.tick(leader, 2)
+    pump.deliver_all()
+    sizes = [
+        sum(len(e.data) for e in effect.message.entries)
+        for node_id, _, effects in pump.effects_log
+        if node_id == leader
+        for effect in effects
+        if isinstance(effect, Send)
+        and isinstance(effect.message, AppendEntries)
+        and effect.message.to_id == N2
+    ]
+    assert max(sizes) <= 100 and sum(sizes) >= 400
+    assert pump.nodes[N2].last_index == 11

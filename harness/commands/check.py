@@ -3,7 +3,8 @@
 Reads JSON Lines or Jepsen EDN (harness/history), runs the linearizability
 checker for the model (or the total-queue check for ``--model total-queue``),
 prints the verdict table, and writes results.json, report.md and
-timeline.html next to the history (or into ``--out``).
+timeline.html next to the history (or into ``--out``; inside a run folder, into
+``check/`` so the run's own reports are not overwritten — `harness report` rebuilds those).
 
 Exit codes (API.md): 0 valid, 1 invalid, 2 unknown, or a usage / input error
 (a malformed history names its line on stderr).
@@ -69,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
     from harness.check.render import render_result_text
 
     print(render_result_text(result))
-    out = args.out or args.history.parent
+    out = args.out or default_out(args.history)
     try:
         _write_reports(out, args.history, all_ops, result)
     except OSError as error:
@@ -110,6 +111,13 @@ def nemesis_windows(ops: Sequence[Any]) -> list[tuple[int, int, str]]:
     if opened is not None:
         windows.append((opened[0], end, opened[1]))
     return windows
+
+
+def default_out(history: Path) -> Path:
+    """Next to the history, except inside a run folder: there ``check/``, so the run's own
+    report.md/results.json/timeline.html (richer: latencies, nemesis, availability) survive."""
+    folder = history.parent
+    return folder / "check" if (folder / "run.json").exists() else folder
 
 
 def _write_reports(out: Path, history: Path, all_ops: Sequence[Any], result: Any) -> None:

@@ -130,3 +130,15 @@ def test_jepsen_edn_with_nemesis_and_independent_keys_is_checked(tmp_path: Path)
     assert page.count('<rect class="nemesis"') == 1
     assert 'data-label="start-partition &quot;majority&quot;"' in page
     assert 'data-label="read k1 4"' in page
+
+
+def test_check_inside_a_run_folder_writes_to_check_and_keeps_the_run_reports(
+    tmp_path: Path,
+) -> None:
+    """In a run folder (run.json present) the run's report.md survives; check writes to check/."""
+    path = _write(tmp_path, read_value=1)
+    (tmp_path / "run.json").write_text("{}")
+    (tmp_path / "report.md").write_text("the run's own report")
+    assert cli.main(["check", str(path), "--model", "register"]) == 0
+    assert (tmp_path / "report.md").read_text() == "the run's own report"
+    assert "VALID" in (tmp_path / "check" / "report.md").read_text()

@@ -31,6 +31,7 @@ class RaftLog:
         "_base_config",
         "_configs",
         "_entries",
+        "_entries_view",
         "last_index",
         "snapshot",
         "snapshot_index",
@@ -49,6 +50,7 @@ class RaftLog:
         self.snapshot_term = Term(0) if snapshot is None else snapshot.term
         self._base_config = snapshot.config if snapshot is not None else (bootstrap or EMPTY_CONFIG)
         self._entries: list[Entry] = []
+        self._entries_view: tuple[Entry, ...] | None = None  # cached entries(), reset on change
         self._configs: list[tuple[Index, ClusterConfig]] = []
         self.last_index: Index = self.snapshot_index  # kept equal to snapshot_index + len(_entries)
         self.append(tuple(entries))
@@ -79,7 +81,10 @@ class RaftLog:
         return self._entries[offset]
 
     def entries(self) -> tuple[Entry, ...]:
-        return tuple(self._entries)
+        """All held entries; cached, so observers calling it every step pay once per change."""
+        if self._entries_view is None:
+            self._entries_view = tuple(self._entries)
+        return self._entries_view
 
     def slice(self, low: int, high: int, *, max_count: int, max_bytes: int) -> tuple[Entry, ...]:
         """Entries low..high inclusive, at most ``max_count`` and about ``max_bytes`` (>= 1 entry)."""
@@ -155,6 +160,7 @@ class RaftLog:
     # ------------------------------------------------------------------ mutation
 
     def append(self, entries: tuple[Entry, ...]) -> None:
+        self._entries_view = None
         expected = self.last_index + 1
         last_term = self.last_term
         for entry in entries:
@@ -171,6 +177,7 @@ class RaftLog:
     def truncate_from(self, index: int) -> None:
         """Drop every entry at or after ``index`` (Raft §5.3: a conflicting suffix)."""
         assert index > self.snapshot_index, f"cannot truncate into the snapshot at {index}"
+        self._entries_view = None
         del self._entries[index - self.snapshot_index - 1 :]
         self.last_index = Index(self.snapshot_index + len(self._entries))
         while self._configs and self._configs[-1][0] >= index:
@@ -180,6 +187,7 @@ class RaftLog:
         """Drop the prefix up to ``snapshot.index``, which this log holds."""
         assert self.snapshot_index < snapshot.index <= self.last_index
         assert self.term_at(snapshot.index) == snapshot.term
+        self._entries_view = None
         del self._entries[: snapshot.index - self.snapshot_index]
         self._base_config = snapshot.config
         self._configs = [(i, c) for i, c in self._configs if i > snapshot.index]
@@ -190,6 +198,7 @@ class RaftLog:
 
     def restore(self, snapshot: Snapshot) -> None:
         """Replace the whole log with ``snapshot`` (InstallSnapshot that we cannot reconcile)."""
+        self._entries_view = None
         self._entries.clear()
         self._configs.clear()
         self._base_config = snapshot.config

@@ -54,7 +54,7 @@ from impl.raft.events import (
 )
 from impl.raft.messages import Message, RequestVoteResponse
 from impl.raft.node import RaftNode
-from impl.raft.types import ClusterConfig, Entry, NodeId, RestoredState, Role, Term
+from impl.raft.types import ClusterConfig, Entry, Index, NodeId, RestoredState, Role, Term
 
 from .pump import Disk, ids
 
@@ -253,7 +253,7 @@ class Chaos:
         elif roll < 0.88 and node.applied_index > (node.snapshot.index if node.snapshot else 0):
             index = self.rng.randint(node.applied_index // 2, node.applied_index)
             self.stats["snapshots"] += 1
-            self.step(node_id, CompactLog(index=index, data=b"snap%d" % index))
+            self.step(node_id, CompactLog(index=Index(index), data=b"snap%d" % index))
         elif roll < 0.94:
             target = NodeId(self.rng.choice(self.voters))
             self.step(node_id, TransferLeadership(request_id=request_id, to=target))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from impl.raft.config import RaftConfig
@@ -109,7 +110,7 @@ class Pump:
 
     # ------------------------------------------------------------------ nodes
 
-    def _draw(self, node_id: NodeId):
+    def _draw(self, node_id: NodeId) -> Callable[[int, int], int]:
         def draw(low: int, high: int) -> int:
             fixed = self.timeouts.get(node_id)
             return fixed if fixed is not None else self.rng.randint(low, high)

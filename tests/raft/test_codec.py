@@ -57,7 +57,8 @@ def entry_batches(draw: st.DrawFn, term: int) -> tuple[int, int, tuple[Entry, ..
 
 @st.composite
 def messages(draw: st.DrawFn) -> Message:
-    head = {"from_id": draw(node_ids), "to_id": draw(node_ids), "term": Term(draw(small))}
+    term = Term(draw(small))
+    head: dict[str, Any] = {"from_id": draw(node_ids), "to_id": draw(node_ids), "term": term}
     kind = draw(st.integers(0, 6))
     if kind == 0:
         return RequestVote(
@@ -72,7 +73,7 @@ def messages(draw: st.DrawFn) -> Message:
             **head, vote_granted=draw(st.booleans()), pre_vote=draw(st.booleans())
         )
     if kind == 2:
-        prev_index, prev_term, entries = draw(entry_batches(head["term"]))
+        prev_index, prev_term, entries = draw(entry_batches(term))
         heartbeat = not entries and draw(st.booleans())
         return AppendEntries(
             **head,
@@ -88,7 +89,7 @@ def messages(draw: st.DrawFn) -> Message:
             success=draw(st.booleans()),
             match_index=Index(draw(small)),
             reject_index=Index(draw(small)),
-            conflict_term=draw(st.none() | small),
+            conflict_term=draw(st.none() | small.map(Term)),
             conflict_index=Index(draw(small)),
             read_context=draw(small),
         )
@@ -122,7 +123,7 @@ def test_corrupted_field_raises_remote_protocol_error(
     """Replacing any field with a value of the wrong type is reported as the peer's fault."""
     wire = through_msgpack(message_to_wire(message))
     position = data.draw(st.integers(0, len(wire) - 1))
-    bad = data.draw(st.sampled_from([None, -1, "x", b"\xff", 1.5, [], {"a": 1}, True, 2**70]))
+    bad: Any = data.draw(st.sampled_from([None, -1, "x", b"\xff", 1.5, [], {"a": 1}, True, 2**70]))
     wire[position] = bad
     try:
         decoded = message_from_wire(wire)
@@ -146,7 +147,7 @@ def test_garbage_never_raises_anything_else(obj: Any) -> None:
     except RemoteProtocolError as error:
         assert "malformed" in str(error)
         return
-    assert isinstance(decoded, Message.__args__)  # type: ignore[attr-defined]
+    assert isinstance(decoded, Message.__args__)
 
 
 def test_specific_malformed_messages_are_rejected() -> None:

@@ -14,7 +14,7 @@ CORE_DIRS = [ROOT / "impl" / "raft", ROOT / "spec"]
 
 def forbidden_imports(source: str) -> list[str]:
     """Top-level module names from FORBIDDEN that ``source`` imports, anywhere in the file."""
-    found = []
+    found: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

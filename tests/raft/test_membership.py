@@ -17,7 +17,9 @@ from .helpers import N1, N2, N3, N4
 from .pump import Pump, ids
 
 
-def change(pump: Pump, leader: NodeId, kind: ConfigChangeKind, node: NodeId, request_id: int = 1):
+def change(
+    pump: Pump, leader: NodeId, kind: ConfigChangeKind, node: NodeId, request_id: int = 1
+) -> list[Accepted | Rejected]:
     effects = pump.step(leader, ProposeConfigChange(request_id=request_id, kind=kind, node=node))
     return [e for e in effects if isinstance(e, (Accepted, Rejected))]
 
@@ -104,6 +106,7 @@ def test_removed_follower_stops_receiving() -> None:
     pump = Pump(ids(3), seed=24)
     leader = pump.elect(N1)
     (reply,) = change(pump, leader, ConfigChangeKind.REMOVE, N3)
+    assert isinstance(reply, Accepted)
     pump.deliver_all()
     assert pump.nodes[leader].progress(N3) is None
     pump.isolate(N3)

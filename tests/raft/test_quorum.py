@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,6 +32,10 @@ def naive_vote_result(voters: list[NodeId], votes: dict[NodeId, bool]) -> VoteRe
     return VoteResult.LOST
 
 
+def match_lookup(match: dict[NodeId, int]) -> Callable[[NodeId], int]:
+    return lambda voter: match.get(voter, 0)
+
+
 def test_majority_table() -> None:
     """A majority is strictly more than half."""
     assert [majority(n) for n in range(1, 8)] == [1, 2, 2, 3, 3, 4, 4]
@@ -48,7 +54,7 @@ def test_committed_index_table() -> None:
         ([], {n1: 9}, 0),
     ]
     for voters, match, expected in cases:
-        assert committed_index(voters, lambda v, m=match: m.get(v, 0)) == expected, (voters, match)
+        assert committed_index(voters, match_lookup(match)) == expected, (voters, match)
 
 
 @given(

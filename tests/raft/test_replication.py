@@ -7,6 +7,7 @@ from impl.raft.effects import (
     Accepted,
     Apply,
     ApplySnapshot,
+    Effect,
     Persist,
     PersistSnapshot,
     ReadReady,
@@ -21,7 +22,7 @@ from impl.raft.messages import (
     InstallSnapshot,
     InstallSnapshotResponse,
 )
-from impl.raft.types import Entry, EntryKind, HardState, Index, Role, Snapshot, Term
+from impl.raft.types import Entry, EntryKind, HardState, Index, NodeId, Role, Snapshot, Term
 
 from .helpers import (
     N1,
@@ -39,7 +40,9 @@ from .helpers import (
 from .pump import Pump, ids
 
 
-def append(term: int, prev: tuple[int, int], entries: tuple[Entry, ...], commit: int = 0):
+def append(
+    term: int, prev: tuple[int, int], entries: tuple[Entry, ...], commit: int = 0
+) -> AppendEntries:
     return AppendEntries(
         from_id=N2,
         to_id=N1,
@@ -60,7 +63,7 @@ def only_response(effects: list) -> AppendEntriesResponse:
     return response
 
 
-def success(frm, term: int, match: int) -> AppendEntriesResponse:
+def success(frm: NodeId, term: int, match: int) -> AppendEntriesResponse:
     return AppendEntriesResponse(
         from_id=frm, to_id=N1, term=Term(term), success=True, match_index=Index(match)
     )
@@ -305,7 +308,7 @@ def test_self_elected_leader_holds_messages_until_its_term_is_durable() -> None:
     pump.tick(N1, 25)
     leader = pump.nodes[N1]
     assert leader.role is Role.LEADER and leader.durable_index == 0
-    heartbeat_tick = []
+    heartbeat_tick: list[Effect] = []
     while not sends(heartbeat_tick):
         heartbeat_tick = pump.step(N1, Tick())
     assert heartbeat_tick[0] == Persist(hard_state=None, entries=())  # a barrier first

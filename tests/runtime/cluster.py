@@ -28,7 +28,7 @@ def free_ports(count: int) -> list[int]:
 
 
 def http(
-    method: str, url: str, body: Any = None, *, raw: bytes | None = None, timeout: float = 5.0
+    method: str, url: str, body: Any = None, *, raw: bytes | None = None, timeout: float = 15.0
 ) -> tuple[int, Any]:
     """(status, decoded JSON or text) of one request; never raises on HTTP errors."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
@@ -94,6 +94,8 @@ class LocalCluster:
             "SINKRON_CLUSTER_ID": "test",
             "SINKRON_CLUSTER_SECRET": "test-secret",
             "SINKRON_TEST_HOOKS": "1" if self.test_hooks else "0",
+            # CI machines are shared and slow; a generous timeout keeps answers definite.
+            "SINKRON_REQUEST_TIMEOUT_MS": "5000",
             **self.env,
         }
         log = open(self.root / f"{node}.log", "ab")  # noqa: SIM115 - closed with the process

@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 from dataclasses import replace
+from typing import Any
 
 from harness.history.ops import Op, OpType
 
@@ -38,9 +39,9 @@ def simulate_register(
     open at any moment, or nearly all of them with a small think_max.
     """
     think = max_latency if think_max is None else think_max
-    events: list[tuple[int, int, str, int | str, str, object, object]] = []
+    events: list[tuple[int, int, str, Any, str, Any, Any]] = []
     effects: list[tuple[int, int]] = []  # (instant, op number)
-    specs: list[dict] = []
+    specs: list[dict[str, Any]] = []
     clock = [0] * clients
     process_of = list(range(clients))
     next_process = clients
@@ -51,6 +52,7 @@ def simulate_register(
         end = start + rng.randint(1, max_latency)
         key = f"k{rng.randrange(keys)}" if keys > 1 else None
         roll = rng.random()
+        spec: dict[str, Any]
         if roll < read_fraction:
             spec = {"f": "read", "value": None}
         elif roll < read_fraction + cas_fraction:
@@ -96,7 +98,9 @@ def simulate_register(
     ]
 
 
-def _apply_effects(rng: random.Random, specs: list[dict], effects: list[tuple[int, int]]) -> None:
+def _apply_effects(
+    rng: random.Random, specs: list[dict[str, Any]], effects: list[tuple[int, int]]
+) -> None:
     """Run the effects in instant order against atomic registers; fill in reads and cas outcomes."""
     heapq.heapify(effects)
     registers: dict[object, object] = {}

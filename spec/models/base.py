@@ -57,8 +57,13 @@ def freeze(value: Any) -> Hashable:
 class Model(Protocol):
     """The sequential specification of one object (or one partition of it)."""
 
-    name: str
-    value_based: bool  # True: observed_value/produced_value are meaningful
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def value_based(self) -> bool:
+        """True: observed_value/produced_value are meaningful (see the module docstring)."""
+        ...
 
     def init(self) -> State: ...
 

@@ -23,7 +23,7 @@ or an expired-and-regranted lock shows up as an overlap.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from harness.history.ops import Op
 from spec.models.base import PlainModel, State, freeze
@@ -50,7 +50,7 @@ class RwLockModel(PlainModel):
         return (frozenset(), 0)
 
     def step(self, state: State, invoke: Op, completion: Op | None) -> State | None:
-        holders, last_token = state  # type: ignore[misc]
+        holders, last_token = cast(tuple[frozenset[Hold], int], state)
         owner = _owner(invoke)
         mine = next((hold for hold in holders if hold[0] == owner), None)
         others = frozenset(hold for hold in holders if hold[0] != owner)
@@ -74,7 +74,7 @@ class RwLockModel(PlainModel):
         return f"{invoke.f}{where} by {_owner(invoke)!r} token {_field(invoke, 'token')}"
 
     def describe_state(self, state: State) -> str:
-        holders, last_token = state  # type: ignore[misc]
+        holders, last_token = cast(tuple[frozenset[Hold], int], state)
         if not holders:
             return f"free (last token {last_token})"
         shown = ", ".join(f"{o!r} {m} #{t}" for o, m, t in sorted(holders, key=repr))

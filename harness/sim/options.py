@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, fields
+from typing import Any
+
+from impl.raft.config import RaftConfig
 
 PARTITION_KINDS = (
     "isolate-one",
@@ -47,6 +50,14 @@ class SimOptions:
     keys: int = 2
     client_timeout_ticks: int = 60
     quorum_core_heal: bool = False  # liveness phase: heal only a majority core, not everyone
+    # RaftConfig knobs: legal configurations differ in timing and batching, not in safety.
+    election_timeout_ticks_min: int = 10
+    election_timeout_ticks_max: int = 20
+    heartbeat_interval_ticks: int = 2
+    max_entries_per_append: int = 64
+    max_inflight_appends: int = 16
+    pre_vote: bool = True
+    check_quorum: bool = True
 
     @classmethod
     def swarm(cls, rng: random.Random, *, nodes: int = 5, ticks: int = 600) -> SimOptions:
@@ -70,6 +81,31 @@ class SimOptions:
             clients=rng.randint(2, 5),
             keys=rng.randint(1, 3),
             quorum_core_heal=rng.random() < 0.3,
+            **cls._swarm_raft(rng),
+        )
+
+    @staticmethod
+    def _swarm_raft(rng: random.Random) -> dict[str, Any]:
+        low = rng.choice([5, 10, 10])
+        return {
+            "election_timeout_ticks_min": low,
+            "election_timeout_ticks_max": low + rng.choice([2, low]),
+            "heartbeat_interval_ticks": rng.choice([1, 2]),
+            "max_entries_per_append": rng.choice([1, 4, 64]),
+            "max_inflight_appends": rng.choice([1, 4, 16]),
+            "pre_vote": rng.random() < 0.8,
+            "check_quorum": rng.random() < 0.8,
+        }
+
+    def raft_config(self) -> RaftConfig:
+        return RaftConfig(
+            election_timeout_ticks_min=self.election_timeout_ticks_min,
+            election_timeout_ticks_max=self.election_timeout_ticks_max,
+            heartbeat_interval_ticks=self.heartbeat_interval_ticks,
+            max_entries_per_append=self.max_entries_per_append,
+            max_inflight_appends=self.max_inflight_appends,
+            pre_vote=self.pre_vote,
+            check_quorum=self.check_quorum,
         )
 
     def __str__(self) -> str:

@@ -114,8 +114,7 @@ class Simulator:
         kwargs: dict[str, Any] = {}
         if node_factory is not None:
             kwargs["node_factory"] = node_factory
-        if raft_config is not None:
-            kwargs["raft_config"] = raft_config
+        kwargs["raft_config"] = raft_config if raft_config is not None else options.raft_config()
         disk_max = options.disk_delay_us_max
         self.cluster = SimCluster(
             voters=[NodeId(f"n{i + 1}") for i in range(options.nodes)],

@@ -48,7 +48,7 @@ def test_runs_contain_faults_and_completed_operations() -> None:
     assert all(r.ok_ops > 0 for r in results)
 
 
-class _CrashesOnItsHundredthStep(RaftNode):
+class _CrashesOnItsTwentiethStep(RaftNode):
     """Deliberately broken: node code raises a non-assertion error mid-run."""
 
     __slots__ = ("_steps",)
@@ -59,7 +59,7 @@ class _CrashesOnItsHundredthStep(RaftNode):
 
     def step(self, event):  # type: ignore[no-untyped-def]
         self._steps += 1
-        if self._steps == 100:
+        if self._steps == 20:
             raise ValueError("deliberate bug")
         return super().step(event)
 
@@ -97,7 +97,7 @@ def test_a_crash_in_node_code_exits_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A non-assertion exception inside node code is a CRASH: exit 2 with the replay command."""
-    broken = functools.partial(run_seed, node_factory=_CrashesOnItsHundredthStep)
+    broken = functools.partial(run_seed, node_factory=_CrashesOnItsTwentiethStep)
     monkeypatch.setattr("harness.commands.sim.run_seed", broken)
     code = harness_main(["sim", "--seed", "1", "--nodes", "3", "--ticks", "50"])
     out = capsys.readouterr().out

@@ -8,9 +8,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from impl.errors import StorageError
 from impl.raft.effects import Persist, PersistSnapshot
@@ -221,3 +224,52 @@ def test_refuses_journal_without_database(tmp_path: Path) -> None:
     (tmp_path / (DB_NAME + "-wal")).write_bytes(b"x" * 100)
     with pytest.raises(StorageError, match="journal exists"):
         _open(tmp_path)
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> list[list[Persist]]:
+    """Batches of persists as a Raft node would issue them: appends start at most one past the end."""
+    batches: list[list[Persist]] = []
+    last, term = 0, 0
+    for _ in range(draw(st.integers(1, 5))):
+        batch: list[Persist] = []
+        for _ in range(draw(st.integers(1, 6))):
+            bumped = draw(st.booleans())
+            term += int(bumped)  # a new term is always persisted with its first use (Raft Fig. 2)
+            first = draw(st.integers(max(1, last - 3), last + 1))
+            count = draw(st.integers(0, 3))
+            hard = HardState(term=Term(term)) if bumped or draw(st.booleans()) else None
+            entries = _entries(first, first + count - 1, term) if count else ()
+            batch.append(Persist(hard_state=hard, entries=entries))
+            if entries:
+                last = entries[-1].index
+        batches.append(batch)
+    return batches
+
+
+def _naive_apply(log: dict[int, Entry], hard: HardState, batch: list[Persist]) -> HardState:
+    for write in batch:
+        if write.hard_state is not None:
+            hard = write.hard_state
+        if write.entries:
+            for index in [i for i in log if i >= write.entries[0].index]:
+                del log[index]
+            log.update({e.index: e for e in write.entries})
+    return hard
+
+
+@given(batches=_batches())
+def test_group_commit_equals_applying_each_persist_alone(batches: list[list[Persist]]) -> None:
+    """The optimised batch writer (one hard-state update, deletes only on overlap) stores
+    exactly what applying every Persist one by one would (compared with a naive model)."""
+    with tempfile.TemporaryDirectory() as directory:
+        store = _open(Path(directory))
+        log: dict[int, Entry] = {}
+        hard = HardState()
+        for batch in batches:
+            store.write_batch(batch)
+            hard = _naive_apply(log, hard, batch)
+            loaded = store.load()
+            assert loaded.entries == tuple(log[i] for i in sorted(log))
+            assert loaded.hard_state.term == hard.term
+        store.close()

@@ -63,12 +63,13 @@ class SimOptions:
     def swarm(cls, rng: random.Random, *, nodes: int = 5, ticks: int = 600) -> SimOptions:
         """Draw every knob from ``rng`` (call it first, so knobs depend only on the seed)."""
         kinds = tuple(kind for kind in PARTITION_KINDS if rng.random() < 0.6) or ("isolate-leader",)
+        delay_us_max = rng.choice([300, 1000, 3000, 8000])
         return cls(
             nodes=nodes,
             ticks=ticks,
             drop_probability=rng.choice([0.0, 0.0, 0.01, 0.05, 0.15]),
             duplicate_probability=rng.choice([0.0, 0.02, 0.1]),
-            delay_us_max=rng.choice([300, 1000, 3000, 8000]),
+            delay_us_max=delay_us_max,
             disk_delay_us_max=rng.choice([0, 300, 1500, 4000]),
             crash_probability=rng.choice([0.0, 0.002, 0.006, 0.015]),
             crash_during_writes=rng.random() < 0.3,
@@ -81,12 +82,17 @@ class SimOptions:
             clients=rng.randint(2, 5),
             keys=rng.randint(1, 3),
             quorum_core_heal=rng.random() < 0.3,
-            **cls._swarm_raft(rng),
+            **cls._swarm_raft(rng, delay_us_max),
         )
 
     @staticmethod
-    def _swarm_raft(rng: random.Random) -> dict[str, Any]:
-        low = rng.choice([5, 10, 10])
+    def _swarm_raft(rng: random.Random, delay_us_max: int) -> dict[str, Any]:
+        # Raft §5.6: broadcastTime << electionTimeout. A round trip must fit in the
+        # election timeout several times over, or no leader ever lasts: keep the
+        # slowest normal round trip under half the shortest timeout. (Clogging
+        # still breaks this on purpose, for a while.)
+        round_trip_ticks = -(-2 * delay_us_max // TICK_US)
+        low = max(rng.choice([5, 10, 10]), 2 * round_trip_ticks)
         return {
             "election_timeout_ticks_min": low,
             "election_timeout_ticks_max": low + rng.choice([2, low]),

@@ -63,6 +63,8 @@ def test_status_reports_the_raft_view(cluster: LocalCluster) -> None:
         ("POST", "/kv/k/cas", b'{"value": 1}', "expected"),
         ("POST", "/kv/k/cas", b'{"expected": 1}', "value"),
         ("PUT", "/kv/k", b"\xff\xfe\x00", "body"),
+        ("PUT", "/kv/k", b'{"value": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body"),
+        ("PUT", "/kv/k", b'{"value": ' + b"[" * 100 + b"]" * 100 + b"}", "value"),
     ],
 )
 def test_malformed_bodies_get_400_naming_the_field(

@@ -16,6 +16,7 @@ from aiohttp import web
 from impl.runtime.outcomes import RequestOutcome
 
 MAX_BODY_BYTES = 1 << 20
+MAX_DEPTH = 64  # values nest at most this deep (JSON and msgpack decoders recurse)
 
 
 class BadRequest(Exception):
@@ -44,6 +45,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body", "body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("body", f"body nests deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise BadRequest("body", "body must be a JSON object")
     return body
@@ -68,8 +71,25 @@ def require(body: dict[str, Any], name: str, kind: type | tuple[type, ...] | Non
     return value
 
 
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion (the value is hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def replicable(name: str, value: Any) -> None:
     """Raises BadRequest unless ``value`` survives the log's encoding (msgpack)."""
+    if _depth(value) > MAX_DEPTH:
+        raise BadRequest(name, f"field {name!r} nests deeper than {MAX_DEPTH} levels")
     try:
         msgpack.packb(value, use_bin_type=True)
     except (OverflowError, TypeError, ValueError):

@@ -131,6 +131,7 @@ class SimCluster:
         self.committed_config_index = 0
         self.retire_pending: set[NodeId] = set()
         self.snapshot_states: dict[int, tuple[NodeId, bytes]] = {}
+        self.command_index: dict[bytes, int] = {}  # each proposal's data is unique
         self.slots: dict[NodeId, NodeSlot] = {}
         for node_id in voters:
             self.slots[node_id] = NodeSlot(storage=SimStorage(), bootstrap=bootstrap)
@@ -293,6 +294,7 @@ class SimCluster:
             )
             result: Any = None
             if entry.kind is EntryKind.NORMAL:
+                self._check_applied_once(node_id, entry)
                 result = machine.apply(entry.index, decode_command(entry.data))
             slot.applied_index = entry.index
             self.observer.observe_applied(node_id, (entry,), slot.raft.term)
@@ -310,6 +312,15 @@ class SimCluster:
         self.committed_config = config
         self.committed_config_index = index
         self.retire_pending.update(dropped)
+
+    def _check_applied_once(self, node_id: NodeId, entry: Entry) -> None:
+        """Every command is proposed once, so it may be committed at one index only."""
+        first = self.command_index.setdefault(entry.data, entry.index)
+        if first != entry.index:
+            raise InvariantViolation(
+                f"state_machine_safety: {node_id} applied the command of index {first} "
+                f"again at index {entry.index}: {decode_command(entry.data).op}"
+            )
 
     def _record_snapshot_state(self, node_id: NodeId, snapshot: Snapshot) -> None:
         """Remember the state machine image at ``snapshot.index`` (first one wins, others compared)."""

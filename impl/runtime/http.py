@@ -28,9 +28,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _endpoint(request: web.Request) -> str:
-    route = request.match_info.route
-    info = route.get_info() if route is not None else {}
-    return str(info.get("formatter") or info.get("path") or "unmatched")
+    """The route template (``/kv/{key}``), so metrics have one series per endpoint."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 def build_app(node: Node) -> web.Application:

@@ -11,8 +11,9 @@ that dials (connect timeout ~200 ms), runs the auth handshake (auth.py),
 writes queued frames in batches, and on any failure reconnects with
 exponential backoff capped at 1 s. When the queue is full the oldest frame is
 dropped and counted: Raft tolerates message loss, and a bounded queue keeps a
-partitioned peer from eating memory. A write that cannot drain within
-``DRAIN_TIMEOUT_S`` (a blackholed link) drops the connection and redials.
+partitioned peer from eating memory. When more than ``DRAIN_ABOVE_BYTES``
+are waiting for the kernel and they do not drain within ``DRAIN_TIMEOUT_S``
+(a blackholed link), the connection is dropped and redialed.
 
 Inbound connections are authenticated, then read until EOF; every decoded
 frame goes to ``on_frame(sender, frame)``. Garbage, oversized frames and
@@ -39,6 +40,7 @@ log = logging.getLogger("sinkron.transport")
 CONNECT_TIMEOUT_S = 0.2
 HANDSHAKE_TIMEOUT_S = 1.0
 DRAIN_TIMEOUT_S = 1.0
+DRAIN_ABOVE_BYTES = 16 * 1024
 BACKOFF_MIN_S = 0.02
 BACKOFF_MAX_S = 1.0
 HANDSHAKE_MAX_FRAME_BYTES = 4096
@@ -66,7 +68,7 @@ class PeerLink:
         self.address = address
         self.queue: deque[bytes] = deque()
         self.connected = False
-        self._wakeup = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._task = asyncio.create_task(self._run(), name=f"link-{peer}")
 
     def enqueue(self, frame: bytes) -> None:
@@ -74,7 +76,12 @@ class PeerLink:
             self.queue.popleft()
             self.transport.metrics.dropped_frames.labels(reason="queue-full").inc()
         self.queue.append(frame)
-        self._wakeup.set()
+        self._wake()
+
+    def _wake(self, *_: object) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def close(self) -> None:
         self._task.cancel()
@@ -132,18 +139,21 @@ class PeerLink:
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # The acceptor never writes after the handshake; reading only detects EOF.
         eof = asyncio.create_task(reader.read(1))
+        eof.add_done_callback(self._wake)
+        loop = asyncio.get_running_loop()
         try:
             while not eof.done():
                 if not self.queue:
-                    self._wakeup.clear()
-                    waiter = asyncio.create_task(self._wakeup.wait())
-                    await asyncio.wait({waiter, eof}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
+                    self._waiter = loop.create_future()
+                    await self._waiter
                     continue
                 batch = list(self.queue)
                 self.queue.clear()
                 writer.writelines(batch)
-                await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT_S)
+                # Wait only when the kernel stopped taking bytes: a blackholed link
+                # fills the buffer, the drain times out, and the link is redialed.
+                if writer.transport.get_write_buffer_size() > DRAIN_ABOVE_BYTES:
+                    await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT_S)
         finally:
             eof.cancel()
 

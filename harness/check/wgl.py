@@ -24,7 +24,10 @@ Our changes, each sound (docs/checker.md has the arguments):
   differ only in an unobservable value are explored once; (c) an ok write
   whose value nobody observes ("dead") is placed only just before another
   plain write (together with every dead write that could go there) or when
-  its return is reached, instead of in every possible gap.
+  its return is reached, instead of in every possible gap; (d) a read that
+  is legal now is placed at once and its alternatives are never tried: any
+  linearization from here can be changed to place it first (it changes no
+  state, and every op that must precede it has already been placed).
 - A deadline and a memory estimate bound the search: UNKNOWN, never a hang.
 """
 
@@ -99,6 +102,7 @@ class _Entry:
         "next",
         "plain_write",
         "prev",
+        "read_only",
     )
 
     def __init__(self, call: Call | None, is_call: bool, ident: int, finite: bool) -> None:
@@ -109,12 +113,15 @@ class _Entry:
         self.dead = False  # an ok write whose value no op observes (rule c)
         self.plain_write = False  # produces a value without observing one
         self.live = 0  # 1 for a finite call that is not dead: it must be placed by the search
+        self.read_only = False  # placed eagerly when legal (rule d)
         self.match: _Entry | None = None
         self.prev: _Entry | None = None
         self.next: _Entry | None = None
 
 
-def _build_list(calls: Sequence[Call], may_observe: Counter | None) -> tuple[_Entry, int]:
+def _build_list(
+    calls: Sequence[Call], may_observe: Counter | None, model: Model
+) -> tuple[_Entry, int]:
     """Link call/return entries in history order; ids follow invocation order.
 
     Returns the list head and the number of live calls (finite and not dead).
@@ -139,6 +146,7 @@ def _build_list(calls: Sequence[Call], may_observe: Counter | None) -> tuple[_En
             made.plain_write = plain
             made.dead = dead
             made.live = int(finite and not dead)
+            made.read_only = finite and model.is_read_only(call.invoke)
         live += int(finite and not dead)
         events.append((call.call_pos, 0, len(events), start))
         events.append((call.ret_pos, 1, len(events), end))
@@ -211,7 +219,7 @@ def _search(
 ) -> SearchResult:
     value_based = model.value_based
     must_observe, may_observe, producers = _counters(calls)
-    head, remaining = _build_list(calls, may_observe if value_based else None)
+    head, remaining = _build_list(calls, may_observe if value_based else None, model)
     step = model.step
     state: Any = model.init()
     if value_based and may_observe.get(state, 0) == 0:
@@ -267,7 +275,8 @@ def _search(
                     if new_state.__class__ in _SIZED_STATES:  # queue/set states grow
                         memory_estimate += _BYTES_PER_ELEMENT * len(new_state)
                     depth = 0 if top is None else top[6] + 1
-                    top = (candidate, state, base, bits, info_bits, top, depth, absorbed)
+                    eager = candidate.read_only
+                    top = (candidate, state, base, bits, info_bits, top, depth, absorbed, eager)
                     state, base, bits, info_bits = new_state, new_base, new_bits, new_info
                     for lifted in (*absorbed, candidate):
                         _lift(lifted)
@@ -276,21 +285,26 @@ def _search(
                     continue
                 for taken in (*absorbed, candidate):
                     _take(taken.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
-            if entry.is_call:
+            if entry.is_call and not (new_state is not None and candidate.read_only):
                 entry = entry.next
                 continue
+            # Rule (d): a legal read that was already explored from here means this
+            # configuration is a dead end, so fall through to backtracking.
         depth = -1 if top is None else top[6]
         if result.blocked is None or depth > (-1 if deepest is None else deepest[6]):
             deepest = top
             _record_dead_end(result, head, entry)
-        if top is None:
+        eager = True
+        while eager and top is not None:
+            # Rule (d): after an eager read fails, its alternatives need not be tried.
+            entry, state, base, bits, info_bits, top, _, absorbed, eager = top
+            for lifted in (entry, *reversed(absorbed)):
+                _unlift(lifted)
+                _take(lifted.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
+            remaining += entry.live
+        if eager:
             result.outcome = Outcome.ILLEGAL
             break
-        entry, state, base, bits, info_bits, top, _, absorbed = top
-        for lifted in (entry, *reversed(absorbed)):
-            _unlift(lifted)
-            _take(lifted.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
-        remaining += entry.live
         entry = entry.next
     result.cache_entries = len(cache)
     result.memory_bytes_estimate = memory_estimate
@@ -299,7 +313,7 @@ def _search(
     return result
 
 
-Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...]]
+Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...], bool]
 
 
 def _calls_of(frame: Frame | None) -> list[Call]:

@@ -47,11 +47,11 @@ class FencedWorkload(Workload):
     def __init__(
         self,
         *,
-        keys: int = 2,
+        keys: int = 4,
         fencing: bool = True,
         ttl_ms: int = 1_000,
         wait_ms: int = 2_000,
-        think_ms: int = 200,
+        think_ms: int = 500,
     ) -> None:
         self.keys = [f"f{number}" for number in range(1, keys + 1)]
         self.fencing = fencing

@@ -25,7 +25,7 @@ def run_fenced(tmp_path: Path, *, fencing: bool, seed: int) -> tuple[int, dict]:
     argv = [
         sys.executable, "-m", "harness", "run", "--workload", "fenced", "--nemesis", "pause",
         "--workload-opt", f"fencing={'true' if fencing else 'false'}",
-        "--time-limit", "16", "--concurrency", "6", "--rate", "40", "--seed", str(seed),
+        "--time-limit", "16", "--concurrency", "9", "--rate", "40", "--seed", str(seed),
         "--nemesis-quiet", "1,2", "--nemesis-fault", "3,4", "--out", str(out),
     ]  # fmt: skip
     process = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)

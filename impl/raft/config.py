@@ -18,6 +18,11 @@ from impl.errors import ConfigurationError
 class RaftConfig:
     """Knobs of the Raft core; every field has a safe default.
 
+    Election timeouts are drawn uniformly from [min, max] (Raft §5.2); equal
+    bounds switch randomization off, which is only useful in tests whose
+    draw function fixes each node's timeout: with identical timeouts nodes
+    can split their votes forever.
+
     Raises:
         ConfigurationError: a field is out of range; the message names it.
     """

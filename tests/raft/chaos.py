@@ -76,7 +76,9 @@ class Chaos:
         self.rng = random.Random(seed)
         self.config = RaftConfig(
             election_timeout_ticks_min=10,
-            election_timeout_ticks_max=20,
+            election_timeout_ticks_max=self.rng.choice([12, 20, 40]),
+            heartbeat_interval_ticks=self.rng.choice([1, 2, 4]),
+            max_append_bytes=self.rng.choice([8, 1 << 20]),
             max_entries_per_append=self.rng.choice([1, 4, 64]),
             max_inflight_appends=self.rng.choice([1, 2, 16]),
             pre_vote=self.rng.random() < 0.8,

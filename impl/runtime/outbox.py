@@ -12,8 +12,9 @@ The merged message is exactly the one the leader would have sent had it seen
 all the proposals at once (Raft §5.3 puts no limit on a batch), and the
 core's in-flight window frees every batch up to an acknowledged index
 (progress.py ``free_to``), so one response for the merged batch settles all
-of them. Heartbeats (``read_context > 0``) are never merged: each carries a
-ReadIndex round of its own. Merging stops at the core's batch limits.
+of them. Heartbeats (``read_context > 0``) never merge into appends: each
+carries a ReadIndex round, and only the latest round needs to reach the
+follower (see ``merge_appends``). Merging stops at the core's batch limits.
 """
 
 from __future__ import annotations
@@ -35,6 +36,25 @@ def _continues(first: AppendEntries, second: AppendEntries) -> bool:
 
 
 def merge_appends(messages: list[Message], *, max_entries: int, max_bytes: int) -> list[Message]:
+    """Coalesce one peer's messages from one loop iteration.
+
+    When every message is an AppendEntries (a leader's usual output), the
+    heartbeats collapse into the last one, sent after the appends: the core
+    answers a read once a quorum acknowledged ANY round at or after the
+    read's (replication.py ``read_ack`` keeps the maximum), and the last
+    heartbeat was created after every read it stands for. Otherwise only runs
+    of continuing appends merge and everything keeps its order.
+    """
+    if all(isinstance(m, AppendEntries) for m in messages):
+        beats = [m for m in messages if isinstance(m, AppendEntries) and m.is_heartbeat]
+        if beats:
+            rest = [m for m in messages if not (isinstance(m, AppendEntries) and m.is_heartbeat)]
+            last_beat = max(beats, key=lambda m: m.read_context)
+            return [*_merge_runs(rest, max_entries, max_bytes), last_beat]
+    return _merge_runs(messages, max_entries, max_bytes)
+
+
+def _merge_runs(messages: list[Message], max_entries: int, max_bytes: int) -> list[Message]:
     """Merge runs of consecutive, continuing AppendEntries; keep everything else in order."""
     merged: list[Message] = []
     size = 0

@@ -65,7 +65,7 @@ def test_merged_messages_carry_the_same_entries_in_the_same_order(kinds: list[st
     last = 0
     for kind in kinds:
         if kind == "beat":
-            messages.append(_append(last, 0, ctx=1))
+            messages.append(_append(last, 0, ctx=len(messages) + 1))
             continue
         if kind == "gap":
             last += 5
@@ -77,6 +77,22 @@ def test_merged_messages_carry_the_same_entries_in_the_same_order(kinds: list[st
         return [e.index for m in items if isinstance(m, AppendEntries) for e in m.entries]
 
     assert flatten(merged) == flatten(messages)
-    assert sum(isinstance(m, AppendEntries) and m.is_heartbeat for m in merged) == kinds.count(
-        "beat"
-    )
+    beats = [m for m in merged if isinstance(m, AppendEntries) and m.is_heartbeat]
+    assert len(beats) == min(1, kinds.count("beat"))
+    if beats:
+        assert merged[-1] is beats[0]  # the latest round goes last, after every append
+        assert beats[0].read_context == max(
+            m.read_context for m in messages if isinstance(m, AppendEntries)
+        )
+
+
+def test_leader_heartbeats_collapse_into_the_latest_round_after_the_appends() -> None:
+    """Sixty-four ReadIndex rounds in one iteration reach the follower as one heartbeat:
+    acknowledging the latest round confirms every earlier one (read_ack keeps the maximum)."""
+    beats = [_append(3, 0, ctx=round, commit=2) for round in range(1, 65)]
+    messages: list[Message] = [beats[0], _append(3, 1), *beats[1:], _append(4, 1)]
+    merged = merge_appends(messages, max_entries=64, max_bytes=1 << 20)
+    assert len(merged) == 2
+    first, last = merged
+    assert isinstance(first, AppendEntries) and [e.index for e in first.entries] == [4, 5]
+    assert last == beats[-1]

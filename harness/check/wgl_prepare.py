@@ -128,9 +128,19 @@ def split_partitions(model: Model, calls: Sequence[Call]) -> dict[Hashable, list
 
 
 def shrink(model: Model, calls: Sequence[Call]) -> list[Call]:
-    """Apply rules 2-5 of the module docstring; the result has the same verdict."""
+    """Apply rules 2-5 of the module docstring; the result has the same verdict.
+
+    Raises:
+        ValueError: an op's ``f`` is not one the model knows.
+    """
     kept: list[Call] = []
+    known = model.operations
     for call in calls:
+        if call.invoke.f not in known:
+            raise ValueError(
+                f"op {call.invoke.index}: f={call.invoke.f!r} is not an operation of the "
+                f"{model.name} model (expected one of {sorted(known)})"
+            )
         if call.crashed and model.is_read_only(call.invoke):
             continue
         if call.completion is not None and model.always_legal(call.invoke, call.completion):

@@ -25,6 +25,10 @@ def owner_of(invoke: Op) -> Any:
 class MutexModel(PlainModel):
     name: str = "mutex"
 
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset({"acquire", "release"})
+
     def init(self) -> State:
         return ()
 

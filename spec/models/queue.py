@@ -17,6 +17,10 @@ from spec.models.base import PlainModel, State, freeze
 class QueueModel(PlainModel):
     name: str = "queue"
 
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset({"enqueue", "dequeue"})
+
     def init(self) -> State:
         return ()
 

@@ -57,6 +57,10 @@ class RegisterModel:
     none_read_is_unknown: bool = True
     value_based: bool = True
 
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset({"read", "write", "cas"} if self.allow_cas else {"read", "write"})
+
     def init(self) -> State:
         return NIL
 

@@ -46,6 +46,10 @@ def _owner(invoke: Op) -> Any:
 class RwLockModel(PlainModel):
     name: str = "rwlock"
 
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset({"acquire", "release"})
+
     def init(self) -> State:
         return (frozenset(), 0)
 

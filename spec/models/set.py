@@ -18,6 +18,10 @@ from spec.models.base import PlainModel, State, freeze
 class SetModel(PlainModel):
     name: str = "set"
 
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset({"add", "read"})
+
     def init(self) -> State:
         return frozenset()
 

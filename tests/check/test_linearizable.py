@@ -235,6 +235,7 @@ def test_parallel_partitions_agree_with_serial(monkeypatch: pytest.MonkeyPatch) 
         ([(0, "invoke", "write", 1)], "never complete"),
         ([(0, "invoke", "write", 1), (0, "invoke", "write", 2)], "still open"),
         ([(0, "invoke", "write", 1), (0, "ok", "read", 1)], "does not match"),
+        ([(0, "invoke", "enqueue", 1), (0, "ok", "enqueue", 1)], "not an operation"),
     ],
 )
 def test_unpaired_ops_raise_a_clear_value_error(rows: list[tuple], message: str) -> None:

@@ -14,12 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impl.runtime.api.common import error_response, json_body, path_key, require
+from impl.runtime.api.common import error_response, json_body, path_key, replicable, require
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
 
 SERVICE = "fenced"
+
+
+def _token(body: dict[str, Any]) -> int:
+    token = require(body, "token", int)
+    replicable("token", token)  # an integer msgpack cannot carry is a 400, not a crash
+    return int(token)
 
 
 def _answer(result: Any) -> web.Response:
@@ -48,7 +54,7 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
             "f": "write",
             "key": key,
             "value": require(body, "value"),
-            "token": require(body, "token", int),
+            "token": _token(body),
         }
         return _answer(await host.propose(SERVICE, op))
 
@@ -56,7 +62,7 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
     async def fenced_read(request: web.Request) -> web.Response:
         key = path_key(request, "key")
         body = await json_body(request)
-        op = {"f": "read", "key": key, "token": require(body, "token", int)}
+        op = {"f": "read", "key": key, "token": _token(body)}
         return _answer(await host.propose(SERVICE, op))
 
     @routes.get("/fenced/{key}")

@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impl.runtime.api.common import BadRequest, error_response, json_body, path_key, require
+from impl.runtime.api.common import (
+    BadRequest,
+    error_response,
+    json_body,
+    path_key,
+    replicable,
+    require,
+)
 from impl.runtime.outcomes import RequestOutcome
 
 if TYPE_CHECKING:
@@ -68,7 +75,9 @@ def _acquire_op(name: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _token_op(f: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"f": f, "name": name, "owner": _owner(body), "token": require(body, "token", int)}
+    token = require(body, "token", int)
+    replicable("token", token)  # an integer msgpack cannot carry is a 400, not a crash
+    return {"f": f, "name": name, "owner": _owner(body), "token": token}
 
 
 def _answer(result: Any) -> web.Response:

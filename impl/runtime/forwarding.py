@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sinkron.forwarding")
 
 _KINDS = ("propose", "read")
+LEADER_SHARE_OF_TIMEOUT = 0.8
 
 
 class Forwarder:
@@ -82,10 +83,13 @@ class Forwarder:
     ) -> None:
         reply: dict[str, Any] = {"rid": rid}
         try:
+            # Answer before the forwarding node gives up, so it gets a definite
+            # outcome (503 stays 503) instead of its own timeout's "unknown".
+            timeout_s = LEADER_SHARE_OF_TIMEOUT * self.node.request_timeout_s
             if kind == "propose":
-                result = await self.node.propose_local(service, op)
+                result = await self.node.propose_local(service, op, timeout_s=timeout_s)
             else:
-                result = await self.node.read_local(service, op)
+                result = await self.node.read_local(service, op, timeout_s=timeout_s)
             reply.update(ok=True, result=result)
         except RequestOutcome as outcome:
             reply.update(

@@ -487,7 +487,9 @@ class Node:
             return await self.read_local(service, query)
         return await self.forwarder.forward(leader, "read", service, query)
 
-    async def propose_local(self, service: str, op: dict[str, Any]) -> Any:
+    async def propose_local(
+        self, service: str, op: dict[str, Any], *, timeout_s: float | None = None
+    ) -> Any:
         if not self.is_leader():
             raise Unavailable("not the leader", leader=self.raft.leader_id)
         if service not in self.services:
@@ -498,7 +500,7 @@ class Node:
         self._proposals[rid] = waiting
         self.metrics.proposals.labels(service=service).inc()
         self._submit(Propose(request_id=rid, data=encode_command(command)))
-        return await self._await_outcome(waiting.future, rid, self._proposals)
+        return await self._await_outcome(waiting.future, rid, self._proposals, timeout_s)
 
     async def change_membership(self, kind: ConfigChangeKind, node: str) -> Any:
         if not self.is_leader():
@@ -509,7 +511,9 @@ class Node:
         self._submit(ProposeConfigChange(request_id=rid, kind=kind, node=NodeId(node)))
         return await self._await_outcome(waiting.future, rid, self._proposals)
 
-    async def read_local(self, service: str, query: dict[str, Any]) -> Any:
+    async def read_local(
+        self, service: str, query: dict[str, Any], *, timeout_s: float | None = None
+    ) -> Any:
         if not self.is_leader():
             raise Unavailable("not the leader", leader=self.raft.leader_id)
         machine = self.services.get(service)
@@ -519,15 +523,19 @@ class Node:
         waiting = _Waiting(future=asyncio.get_running_loop().create_future())
         self._reads[rid] = waiting
         self._submit(ReadIndex(request_id=rid))
-        index = await self._await_outcome(waiting.future, rid, self._reads)
+        index = await self._await_outcome(waiting.future, rid, self._reads, timeout_s)
         if index > self.applied_index:
             point: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._read_points.append((index, point))
-            await self._await_outcome(point, None, {})
+            await self._await_outcome(point, None, {}, timeout_s)
         return machine.query(query)
 
     async def _await_outcome(
-        self, future: asyncio.Future[Any], rid: int | None, table: dict[int, Any]
+        self,
+        future: asyncio.Future[Any],
+        rid: int | None,
+        table: dict[int, Any],
+        timeout_s: float | None = None,
     ) -> Any:
         """The future's result, or OutcomeUnknown after the request timeout.
 
@@ -535,7 +543,7 @@ class Node:
         one callback: this sits on every client request's path.
         """
         timer = asyncio.get_running_loop().call_later(
-            self.request_timeout_s,
+            self.request_timeout_s if timeout_s is None else timeout_s,
             _fail,
             future,
             # Appended (or maybe appended) and no result: the outcome is unknown.

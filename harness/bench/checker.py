@@ -5,9 +5,12 @@ construction, or with one planted stale read) and checks it with the "kv"
 model in a fresh subprocess, so ``peak_mb`` is that case's own peak RSS
 (interpreter + history + search). Every case is capped at 60 s of checking.
 The grid covers 1k/10k/100k ops, 5/50 clients, 1/10 keys, 0/5% info ops,
-valid/invalid, plus the three shapes where Porcupine blows up (measured by the
-project owner on this machine): (a) one key, 50 clients, 1,000 ops;
-(b) 5% crashed ops, invalid; (c) 100,000 ops on one key.
+valid/invalid (one planted stale read), plus the three shapes where Porcupine
+blows up (measured by the project owner on this machine): (a) one key, 50
+clients, 1,000 ops; (b) 5% crashed ops, invalid; (c) 100,000 ops on one key;
+and "inversion" cases whose violation (two sequential reads seeing values in
+an impossible order) the O(n log n) refutation cannot see, so the WGL search
+itself must exhaust every configuration before it.
 
 Run: ``python -m harness.bench.checker [--quick]``.
 """
@@ -50,6 +53,9 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
         ("porcupine-c-100k-1key-valid", 100_000, 5, 1, 0, "valid"),
         ("porcupine-c-100k-1key-invalid", 100_000, 5, 1, 0, "invalid"),
         ("easy-10k-5clients-1key", 10_000, 5, 1, 0, "valid"),
+        ("inversion-a-1k-50clients-invalid", 1_000, 50, 1, 0, "invalid"),
+        ("inversion-10k-50clients-invalid", 10_000, 50, 1, 5, "invalid"),
+        ("inversion-100k-5clients-invalid", 100_000, 5, 1, 5, "invalid"),
     ]
     for case, ops, clients, keys, info_pct, expected in hard:
         cases.append(
@@ -60,7 +66,8 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
                 "keys": keys,
                 "info_pct": info_pct,
                 "expected": expected,
-                "think_max": 2 if "porcupine-a" in case else None,
+                "think_max": 2 if "-a-" in case or "50clients" in case else None,
+                "plant": "inversion" if case.startswith("inversion") else "stale",
             }
         )
     return cases
@@ -85,7 +92,9 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         cas_fraction=0.2,
         think_max=case.get("think_max"),
     )
-    if case["expected"] == "invalid":
+    if case["expected"] == "invalid" and case.get("plant") == "inversion":
+        history = _hard_inversion(rng, history)
+    elif case["expected"] == "invalid":
         planted = plant_stale_read(rng, history)
         assert planted is not None, f"{case['case']}: no stale read could be planted"
         history = planted
@@ -100,6 +109,24 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "peak_mb": round(max(peak, children) / 2**20, 1),
     }
+
+
+def _hard_inversion(rng: Any, history: list[Any]) -> list[Any]:
+    """A read inversion that the O(n log n) refutation cannot see: the search must prove it."""
+    from harness.check.wgl_histories import read_inversions
+    from harness.check.wgl_prepare import pair_history, shrink
+    from harness.check.wgl_refute import refute
+    from spec.models import MODELS
+
+    model = MODELS["kv"]
+    first = None
+    for candidate in read_inversions(rng, history):
+        first = first or candidate
+        calls = [c for c in pair_history(candidate).calls]
+        if refute(model, shrink(model, calls)) is None:
+            return candidate
+    assert first is not None, "no read inversion could be planted"
+    return first
 
 
 def _in_subprocess(case: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +157,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     for case in _grid(quick):
         row = _in_subprocess(case)
         row.pop("think_max", None)
+        row.pop("plant", None)
         rows.append(row)
     return rows
 
@@ -147,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         row = _in_subprocess(case)
         row.pop("think_max", None)
+        row.pop("plant", None)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     print(tabulate(rows, headers="keys", tablefmt="github"))

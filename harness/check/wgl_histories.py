@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -158,3 +159,42 @@ def plant_stale_read(rng: random.Random, history: list[Op]) -> list[Op] | None:
                 stale = rng.choice(older)[2].value
                 return [replace(op, value=stale) if op is read else op for op in history]
     return None
+
+
+def read_inversions(rng: random.Random, history: list[Op], tries: int = 2000) -> Iterator[list[Op]]:
+    """Yield copies of ``history`` where two sequential reads see values in an impossible order.
+
+    For ok reads R1 before R2 (R1 returned before R2 was invoked) and writes
+    Wx, Wy on the same key with Wx returning before R1 was invoked: R1 now
+    returns y and R2 returns x. Any linearization has Wx < R1 < R2; R1 seeing
+    y needs Wx < Wy < R1, and then R2 cannot see x again (values are unique).
+    Wy is chosen concurrent with both reads, so this is often not a simple
+    stale read and the search must prove it.
+    """
+    opened: dict[object, int] = {}
+    reads: list[tuple[int, int]] = []
+    writes: list[tuple[int, int]] = []
+    for n, op in enumerate(history):
+        if op.type is OpType.INVOKE:
+            opened[op.process] = n
+        elif op.type is OpType.OK and op.f in ("read", "write"):
+            (reads if op.f == "read" else writes).append((opened.pop(op.process), n))
+        else:
+            opened.pop(op.process, None)
+    for _ in range(tries):
+        first, second = sorted(rng.sample(reads, 2))
+        if first[1] > second[0] or history[first[1]].key != history[second[1]].key:
+            continue
+        key = history[first[1]].key
+        done_before = [w for w in writes if w[1] < first[0] and history[w[1]].key == key]
+        spanning = [
+            w for w in writes if w[0] < first[1] and w[1] > second[0] and history[w[1]].key == key
+        ]
+        if not done_before or not spanning:
+            continue
+        old = history[rng.choice(done_before)[1]].value
+        new = history[rng.choice(spanning)[1]].value
+        changed = list(history)
+        changed[first[1]] = replace(history[first[1]], value=new)
+        changed[second[1]] = replace(history[second[1]], value=old)
+        yield changed

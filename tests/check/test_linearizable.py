@@ -4,6 +4,7 @@ rejects planted stale reads, and reports each verdict path."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from typing import Any
 
@@ -15,7 +16,7 @@ from harness.check import linearizable
 from harness.check.linearizable import check_linearizable
 from harness.check.verdict import Verdict
 from harness.check.wgl import Outcome, search
-from harness.check.wgl_histories import plant_stale_read, simulate_register
+from harness.check.wgl_histories import plant_stale_read, read_inversions, simulate_register
 from harness.check.wgl_prepare import pair_history, shrink
 from harness.check.wgl_refute import refute
 from harness.history.ops import Op, OpType
@@ -383,3 +384,13 @@ def test_pruning_corner_cases_match_brute_force(
     assert brute_force_linearizable(ops, "kv") is (expected is Verdict.OK)
     assert check_linearizable(ops, "kv").verdict is expected
     assert check_linearizable(ops, "cas-register").verdict is expected
+
+
+@given(seed=st.integers(min_value=0, max_value=2**32), clients=st.integers(3, 8))
+def test_read_inversions_are_illegal_for_plain_wgl_too(seed: int, clients: int) -> None:
+    """The benchmark's inversion plant always yields an illegal history (plain WGL agrees)."""
+    rng = random.Random(seed)
+    ops = simulate_register(rng, ops=40, clients=clients, max_latency=8, think_max=1)
+    for planted in itertools.islice(read_inversions(rng, ops, tries=200), 2):
+        assert plain_verdict(planted, "kv") is Verdict.ILLEGAL, seed
+        assert check_linearizable(planted, "kv").verdict is Verdict.ILLEGAL, seed

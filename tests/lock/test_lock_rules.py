@@ -34,8 +34,8 @@ class Table:
         *,
         ttl: int = 1000,
         wait: int = 0,
-        at=None,
-    ):
+        at: int | None = None,
+    ) -> dict[str, Any]:
         op = {
             "f": "acquire",
             "name": name,

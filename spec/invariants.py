@@ -73,6 +73,11 @@ def _check_pair_matches(a: NodeSnapshot, b: NodeSnapshot) -> None:
             break
     if top is None:
         return
+    # Fast path: compare the two slices at once (tuple equality tries identity first).
+    slice_a = a.entries[low - a.snapshot_index - 1 : top - a.snapshot_index]
+    slice_b = b.entries[low - b.snapshot_index - 1 : top - b.snapshot_index]
+    if slice_a == slice_b:
+        return
     for index in range(top, low - 1, -1):
         entry_a, entry_b = a.entry_at(index), b.entry_at(index)
         if entry_a != entry_b:

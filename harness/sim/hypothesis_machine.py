@@ -79,7 +79,7 @@ class RaftClusterMachine(RuleBasedStateMachine):
 
     # -- the network ---------------------------------------------------------------------
 
-    @precondition(lambda self: self.cluster.network.in_flight)
+    @precondition(lambda self: self.cluster.network.in_flight_count)
     @rule(data=st.data())
     def network_delivers_one(self, data: st.DataObject) -> None:
         network = self.cluster.network
@@ -88,24 +88,22 @@ class RaftClusterMachine(RuleBasedStateMachine):
         if message is not None:
             self.cluster.deliver(message)
 
-    @precondition(lambda self: self.cluster.network.in_flight)
+    @precondition(lambda self: self.cluster.network.in_flight_count)
     @rule()
     def network_delivers_everything_in_flight(self) -> None:
         network = self.cluster.network
-        batch, network.in_flight = network.in_flight, []
-        for item in batch:
-            network.in_flight.append(item)
+        for item in network.in_flight:
             message = network.take(item)
             if message is not None:
                 self.cluster.deliver(message)
 
-    @precondition(lambda self: self.cluster.network.in_flight)
+    @precondition(lambda self: self.cluster.network.in_flight_count)
     @rule(data=st.data())
     def network_drops_one(self, data: st.DataObject) -> None:
         network = self.cluster.network
-        network.in_flight.remove(data.draw(st.sampled_from(network.in_flight), label="drop"))
+        network.drop(data.draw(st.sampled_from(network.in_flight), label="drop"))
 
-    @precondition(lambda self: self.cluster.network.in_flight)
+    @precondition(lambda self: self.cluster.network.in_flight_count)
     @rule(data=st.data())
     def network_duplicates_one(self, data: st.DataObject) -> None:
         network = self.cluster.network
@@ -149,7 +147,7 @@ class RaftClusterMachine(RuleBasedStateMachine):
         for _ in range(10):
             self._lockstep_round()
             busy = any(slot.storage.pending for slot in self.cluster.slots.values())
-            if not self.cluster.network.in_flight and not busy:
+            if not self.cluster.network.in_flight_count and not busy:
                 break
 
     def _lockstep_round(self) -> None:
@@ -157,9 +155,7 @@ class RaftClusterMachine(RuleBasedStateMachine):
         for node_id in self.cluster.live:
             self.cluster.tick(node_id)
         self.cluster.complete_due_writes(self.cluster.now)
-        batch, network.in_flight = network.in_flight, []
-        for item in batch:
-            network.in_flight.append(item)
+        for item in network.in_flight:
             message = network.take(item)
             if message is not None:
                 self.cluster.deliver(message)

@@ -11,6 +11,7 @@ Hypothesis machine ignores delivery times and picks any message itself.
 
 from __future__ import annotations
 
+import heapq
 import random
 from dataclasses import dataclass, field
 
@@ -40,15 +41,27 @@ class LinkFaults:
 
 @dataclass(slots=True)
 class SimNetwork:
+    """Messages in flight, kept in a heap by delivery time (seq breaks ties, so runs replay)."""
+
     rng: random.Random
     faults: LinkFaults = field(default_factory=LinkFaults)
-    in_flight: list[InFlight] = field(default_factory=list)
     blocked: set[tuple[NodeId, NodeId]] = field(default_factory=set)
     clogged: dict[NodeId, int] = field(default_factory=dict)  # extra delay for a node's links
     messages_sent: int = 0
     messages_delivered: int = 0
     messages_dropped: int = 0
+    _heap: list[tuple[int, int, InFlight]] = field(default_factory=list)
+    _gone: set[int] = field(default_factory=set)  # seqs taken out of order (Hypothesis picks)
     _seq: int = 0
+
+    @property
+    def in_flight(self) -> list[InFlight]:
+        """Every message still in flight, in delivery-time order (a fresh list)."""
+        return [item for _, _, item in sorted(self._heap) if item.seq not in self._gone]
+
+    @property
+    def in_flight_count(self) -> int:
+        return len(self._heap) - len(self._gone)
 
     def send(self, message: Message, now: int) -> None:
         """Hand a message to the network; it may be lost, duplicated or delayed."""
@@ -66,37 +79,46 @@ class SimNetwork:
             if faults.delay_us_max:
                 delay += self.rng.randint(faults.delay_us_min, faults.delay_us_max)
             self._seq += 1
-            self.in_flight.append(InFlight(seq=self._seq, deliver_at=now + delay, message=message))
+            item = InFlight(seq=self._seq, deliver_at=now + delay, message=message)
+            heapq.heappush(self._heap, (item.deliver_at, item.seq, item))
+
+    def _arrives(self, message: Message) -> bool:
+        if (message.from_id, message.to_id) in self.blocked:
+            self.messages_dropped += 1
+            return False
+        self.messages_delivered += 1
+        return True
 
     def take(self, item: InFlight) -> Message | None:
         """Remove ``item`` from flight; the message if it gets through, None if partitioned."""
-        self.in_flight.remove(item)
-        message = item.message
-        if (message.from_id, message.to_id) in self.blocked:
-            self.messages_dropped += 1
-            return None
-        self.messages_delivered += 1
-        return message
+        assert item.seq not in self._gone, f"{item} was already taken"
+        self._gone.add(item.seq)
+        return item.message if self._arrives(item.message) else None
+
+    def drop(self, item: InFlight) -> None:
+        """Lose ``item`` on the way."""
+        assert item.seq not in self._gone, f"{item} was already taken"
+        self._gone.add(item.seq)
+        self.messages_dropped += 1
 
     def take_due(self, now: int) -> list[Message]:
         """Every message due by ``now``, in delivery-time order, minus the partitioned ones."""
-        due = [item for item in self.in_flight if item.deliver_at <= now]
-        if not due:
-            return []
-        self.in_flight = [item for item in self.in_flight if item.deliver_at > now]
-        due.sort(key=lambda item: (item.deliver_at, item.seq))
         delivered = []
-        for item in due:
-            message = item.message
-            if (message.from_id, message.to_id) in self.blocked:
-                self.messages_dropped += 1
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, seq, item = heapq.heappop(heap)
+            if seq in self._gone:
+                self._gone.discard(seq)
                 continue
-            self.messages_delivered += 1
-            delivered.append(message)
+            if self._arrives(item.message):
+                delivered.append(item.message)
         return delivered
 
     def next_due(self) -> int | None:
-        return min((item.deliver_at for item in self.in_flight), default=None)
+        heap = self._heap
+        while heap and heap[0][1] in self._gone:
+            self._gone.discard(heapq.heappop(heap)[1])
+        return heap[0][0] if heap else None
 
     def isolate(self, groups: list[set[NodeId]], everyone: set[NodeId]) -> None:
         """Block every link between different groups; nodes in no group are cut off from all."""

@@ -12,6 +12,7 @@ read so that no linearization can exist. All randomness comes from the
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import random
 from collections.abc import Iterator
@@ -181,18 +182,29 @@ def read_inversions(rng: random.Random, history: list[Op], tries: int = 2000) ->
             (reads if op.f == "read" else writes).append((opened.pop(op.process), n))
         else:
             opened.pop(op.process, None)
+    reads.sort()
+    ends = [w[1] for w in writes]  # writes are in completion order
     for _ in range(tries):
-        first, second = sorted(rng.sample(reads, 2))
+        if len(reads) < 2:
+            return
+        at = rng.randrange(len(reads) - 1)
+        first, second = reads[at], reads[min(len(reads) - 1, at + rng.randint(1, 20))]
         if first[1] > second[0] or history[first[1]].key != history[second[1]].key:
             continue
         key = history[first[1]].key
-        done_before = [w for w in writes if w[1] < first[0] and history[w[1]].key == key]
+        nearby = writes[max(0, bisect.bisect_left(ends, first[0]) - 50) :]
+        nearby = nearby[: bisect.bisect_left([w[1] for w in nearby[:400]], second[1] + 400)]
+        done_before = [w for w in nearby if w[1] < first[0] and history[w[1]].key == key]
         spanning = [
-            w for w in writes if w[0] < first[1] and w[1] > second[0] and history[w[1]].key == key
+            w for w in nearby if w[0] < first[1] and w[1] > second[0] and history[w[1]].key == key
         ]
         if not done_before or not spanning:
             continue
-        old = history[rng.choice(done_before)[1]].value
+        old = (
+            history[done_before[-1][1]].value
+            if rng.random() < 0.5
+            else history[rng.choice(done_before)[1]].value
+        )
         new = history[rng.choice(spanning)[1]].value
         changed = list(history)
         changed[first[1]] = replace(history[first[1]], value=new)

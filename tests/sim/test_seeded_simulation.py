@@ -7,7 +7,7 @@ import functools
 import pytest
 
 from harness.cli import main as harness_main
-from harness.sim.simulator import Failure, run_seed
+from harness.sim.simulator import Failure, replay_command, run_seed
 from impl.raft.messages import RequestVote
 from impl.raft.node import RaftNode
 
@@ -124,3 +124,27 @@ def test_bad_arguments_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         harness_main(argv)
     assert exited.value.code == 2
+
+
+def _commit_seed() -> int:
+    """STYLE.md §9: CI uses the commit hash as the seed (fixed when git is unavailable)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        return int(head[:8], 16)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return 20240601
+
+
+def test_seeds_from_the_commit_hash_pass() -> None:
+    """Every commit explores new seeds; a failure names the seed and its replay command."""
+    first = _commit_seed()
+    print(f"SEED={first} (from the commit hash)")
+    for seed in range(first, first + 3):
+        result = run_seed(seed, nodes=5, ticks=400, out=_quiet)
+        assert result.failure is Failure.NONE, (
+            f"{result.failure.name}: {result.reason}\nreplay: {replay_command(seed, 5, 400)}"
+        )

@@ -41,6 +41,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from harness.check.wgl_prepare import Call
@@ -126,11 +127,14 @@ def _build_list(
 
     Returns the list head and the number of live calls (finite and not dead).
     """
-    events: list[tuple[float, int, int, _Entry]] = []
+    # Positions are distinct history lines, so (position, entry) sorts without ties
+    # except among converted or info returns, whose relative order does not matter.
+    events: list[tuple[float, _Entry]] = []
     live = 0
     finite_count = 0
     info_count = 0
-    for call in sorted(calls, key=lambda c: c.call_pos):
+    is_read_only = model.is_read_only
+    for call in sorted(calls, key=attrgetter("call_pos")):
         finite = call.ret_pos != math.inf
         if finite:
             ident, finite_count = finite_count, finite_count + 1
@@ -142,18 +146,20 @@ def _build_list(
         end.match = start
         plain = call.produced is not NO_VALUE and call.observed is NO_VALUE
         dead = plain and finite and may_observe is not None and not may_observe[call.produced]
+        read_only = finite and is_read_only(call.invoke)
+        is_live = int(finite and not dead)
         for made in (start, end):
             made.plain_write = plain
             made.dead = dead
-            made.live = int(finite and not dead)
-            made.read_only = finite and model.is_read_only(call.invoke)
-        live += int(finite and not dead)
-        events.append((call.call_pos, 0, len(events), start))
-        events.append((call.ret_pos, 1, len(events), end))
-    events.sort(key=lambda event: event[:3])
+            made.live = is_live
+            made.read_only = read_only
+        live += is_live
+        events.append((call.call_pos, start))
+        events.append((call.ret_pos, end))
+    events.sort(key=itemgetter(0))
     head = _Entry(None, False, -1, False)
     previous = head
-    for *_, entry in events:
+    for _, entry in events:
         previous.next = entry
         entry.prev = previous
         previous = entry
@@ -309,7 +315,8 @@ def _search(
     result.cache_entries = len(cache)
     result.memory_bytes_estimate = memory_estimate
     result.iterations = iterations
-    result.longest = _calls_of(top if result.outcome is Outcome.OK else deepest)
+    if result.outcome is not Outcome.OK:  # a valid partition needs no witness path
+        result.longest = _calls_of(deepest)
     return result
 
 

@@ -1,4 +1,8 @@
-"""The sans-I/O rule (STYLE.md §1): impl/raft and spec/ import no I/O, clock or randomness module."""
+"""The sans-I/O rule (STYLE.md §1): the protocol cores and spec/ import no I/O, clock or randomness module.
+
+The cores are Raft and the services applied from its log (kv, lock, fenced) plus the
+service contract; the runtime in impl/runtime/ is the only shell allowed to do I/O.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {"asyncio", "socket", "time", "random", "threading", "sqlite3", "logging"}
-CORE_DIRS = [ROOT / "impl" / "raft", ROOT / "spec"]
+CORE_DIRS = [
+    ROOT / "impl" / "raft",
+    ROOT / "impl" / "kv",
+    ROOT / "impl" / "lock",
+    ROOT / "impl" / "fenced",
+    ROOT / "spec",
+]
+CORE_FILES = [ROOT / "impl" / "statemachine.py", ROOT / "impl" / "errors.py"]
 
 
 def forbidden_imports(source: str) -> list[str]:
@@ -27,7 +38,8 @@ def forbidden_imports(source: str) -> list[str]:
 
 
 def core_files() -> list[Path]:
-    return sorted(p for d in CORE_DIRS if d.exists() for p in d.rglob("*.py"))
+    files = [p for d in CORE_DIRS if d.exists() for p in d.rglob("*.py")]
+    return sorted(files + [p for p in CORE_FILES if p.exists()])
 
 
 def test_checker_detects_forbidden_imports() -> None:

@@ -27,6 +27,7 @@ Hosts file example::
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import shlex
 import sys
 import time
@@ -98,13 +99,22 @@ class SshBackend(Backend):
         *,
         remote_dir: str = "/opt/sinkron-node",
         wipe: bool = False,
+        install_now: bool = True,
     ) -> None:
+        """``install_now`` uploads and installs the node on every host right here.
+
+        That takes tens of seconds (pip on each host), and callers bound ``start`` by
+        the time a cluster needs to come up, so the slow part happens before it.
+        """
         self.spec = spec
         self.hosts = {host.id: host for host in hosts[: spec.nodes]}
         self.remote_dir = remote_dir
         self.wipe = wipe
         self._connections: dict[str, Any] = {}
         self._blocked: set[Link] = set()
+        self._installed = False
+        if install_now:
+            self.install()
 
     @property
     def node_ids(self) -> list[str]:
@@ -134,21 +144,45 @@ class SshBackend(Backend):
             raise RuntimeError(f"{node}: `{command}` exited {result.exit_status}: {result.stderr}")
         return str(result.stdout or "")
 
-    async def start(self) -> None:
-        from harness.commands.image import REPO_ROOT, build_wheelhouse
+    def install(self) -> None:
+        """Build the wheelhouse and install it on every host (blocking; any thread).
 
-        wheelhouse = REPO_ROOT / "wheelhouse"
-        await asyncio.to_thread(build_wheelhouse, wheelhouse)
-        await asyncio.gather(*(self._install(node, wheelhouse) for node in self.hosts))
+        Runs on a private event loop in a worker thread, so it works whether or not
+        the caller is inside a running loop; its connections are closed at the end.
+        """
+
+        async def install_all() -> None:
+            from harness.commands.image import REPO_ROOT, build_wheelhouse
+
+            wheelhouse = REPO_ROOT / "wheelhouse"
+            try:
+                await asyncio.to_thread(build_wheelhouse, wheelhouse)
+                await asyncio.gather(*(self._install(node, wheelhouse) for node in self.hosts))
+            finally:
+                self._close_connections()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+            executor.submit(asyncio.run, install_all()).result()
+        self._installed = True
+
+    async def start(self) -> None:
+        if not self._installed:
+            await asyncio.to_thread(self.install)
         await asyncio.gather(*(self.start_node(node) for node in self.hosts))
 
     async def _install(self, node: str, wheelhouse: Path) -> None:
         import asyncssh
 
         remote = self.remote_dir
-        await self._run(node, f"mkdir -p {remote}/wheels {remote}/data")
+        await self._run(node, f"rm -rf {remote}/wheels && mkdir -p {remote}/wheels {remote}/data")
         connection = await self._connect(node)
-        files = [str(path) for path in wheelhouse.iterdir() if path.is_file()]
+        # wheelhouse/deps (dependencies + requirements-node.txt) and wheelhouse/project.
+        files = [
+            str(path)
+            for folder in (wheelhouse / "deps", wheelhouse / "project")
+            for path in sorted(folder.iterdir())
+            if path.is_file()
+        ]
         await asyncssh.scp(files, (connection, f"{remote}/wheels/"))
         await self._run(
             node,
@@ -184,8 +218,11 @@ class SshBackend(Backend):
         remote = self.remote_dir
         await self._run(
             node,
+            # Braces matter: `a && b & c` would background the whole `a && b` list in a
+            # subshell that keeps the ssh channel open and whose pid is not the node's.
             f"cd {remote} && . ./node.env && "
-            f"setsid nohup venv/bin/python -m impl.runtime >>node.log 2>&1 < /dev/null & echo $! > {remote}/node.pid",
+            f"{{ setsid nohup venv/bin/python -m impl.runtime >>node.log 2>&1 </dev/null & "
+            f"echo $! > {remote}/node.pid; }}",
         )
         await self._wait_healthy(node)
 
@@ -266,6 +303,9 @@ class SshBackend(Backend):
                     await self._run(node, f"rm -rf {self.remote_dir}", check=False)
             except Exception as error:  # best effort: report, keep closing the others
                 print(f"ssh backend: cleanup of {node} failed: {error}", file=sys.stderr)
+        self._close_connections()
+
+    def _close_connections(self) -> None:
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()

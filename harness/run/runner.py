@@ -284,7 +284,7 @@ async def execute(
     metadata["duration_s"] = round(time.monotonic() - started, 3)
     write_metadata(run_dir, metadata)
     if recorder is None:
-        print(f"harness error: cluster did not start: {error}", file=stderr)
+        print(f"harness error: cluster did not start: {type(error).__name__}: {error}", file=stderr)
         return 2
     print(f"checking {len(recorder.ops)} ops (model {workload.model}) ...", file=stderr)
     result = check_run(recorder.ops, metadata, timeout_s=options.check_timeout_s)

@@ -30,7 +30,6 @@ import logging
 import os
 import random
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -51,12 +50,8 @@ from impl.raft.effects import (
 )
 from impl.raft.events import (
     CompactLog,
-    ConfigChangeKind,
     Event,
     Persisted,
-    Propose,
-    ProposeConfigChange,
-    ReadIndex,
     Received,
     Tick,
 )
@@ -80,22 +75,15 @@ from impl.runtime.members import parse_address
 from impl.runtime.metrics import Metrics
 from impl.runtime.outbox import merge_appends
 from impl.runtime.outcomes import OutcomeUnknown, Unavailable
+from impl.runtime.requests import ClientRequests, Waiting, fail, resolve
 from impl.runtime.services import SERVICES, ServiceSpec
 from impl.runtime.storage import AsyncStorage, SqliteStore, StorageWrite
-from impl.statemachine import Command, StateMachine, decode_command, encode_command
+from impl.statemachine import StateMachine, decode_command
 
 log = logging.getLogger("sinkron.node")
 
-LEADER_WAIT_S_MAX = 1.0
 
-
-@dataclass(slots=True)
-class _Waiting:
-    future: asyncio.Future[Any]
-    term: int = 0
-
-
-class Node:
+class Node(ClientRequests):
     """A running Sinkron node; see the module docstring."""
 
     def __init__(
@@ -120,9 +108,9 @@ class Node:
         self.applied_index = 0
         self.snapshot_index = 0
         self._request_ids = itertools.count(1)
-        self._proposals: dict[int, _Waiting] = {}  # request id -> waiting for Accepted/Rejected
-        self._appended: dict[int, _Waiting] = {}  # log index -> waiting for Apply
-        self._reads: dict[int, _Waiting] = {}  # request id -> waiting for ReadReady
+        self._proposals: dict[int, Waiting] = {}  # request id -> waiting for Accepted/Rejected
+        self._appended: dict[int, Waiting] = {}  # log index -> waiting for Apply
+        self._reads: dict[int, Waiting] = {}  # request id -> waiting for ReadReady
         self._read_points: list[tuple[int, asyncio.Future[None]]] = []
         self._inbox: list[Event] = []
         self._flush_scheduled = False
@@ -255,7 +243,7 @@ class Node:
                 self._restore_services(snapshot.data)
                 for index in [i for i in self._appended if i <= snapshot.index]:
                     lost = self._appended.pop(index)
-                    _fail(lost.future, OutcomeUnknown("replaced by a snapshot before it was seen"))
+                    fail(lost.future, OutcomeUnknown("replaced by a snapshot before it was seen"))
                 self.applied_index = self.snapshot_index = snapshot.index
                 self._after_apply()
             case Accepted(request_id=rid, index=index, term=term):
@@ -266,11 +254,11 @@ class Node:
             case ReadReady(request_id=rid, index=index):
                 read = self._reads.pop(rid, None)
                 if read is not None:
-                    _resolve(read.future, index)
+                    resolve(read.future, index)
             case Rejected(request_id=rid, reason=reason, leader_hint=hint):
                 refused = self._proposals.pop(rid, None) or self._reads.pop(rid, None)
                 if refused is not None:
-                    _fail(refused.future, Unavailable(f"rejected: {reason.value}", leader=hint))
+                    fail(refused.future, Unavailable(f"rejected: {reason.value}", leader=hint))
             case _:
                 raise AssertionError(f"unexpected effect {effect!r}")
 
@@ -373,9 +361,9 @@ class Node:
             waiting = self._appended.pop(entry.index, None)
             if waiting is not None:
                 if waiting.term == entry.term:
-                    _resolve(waiting.future, result)
+                    resolve(waiting.future, result)
                 else:
-                    _fail(waiting.future, Unavailable("another leader's entry took its place"))
+                    fail(waiting.future, Unavailable("another leader's entry took its place"))
         if members_changed:
             self._refresh_addresses()
         self._after_apply()
@@ -398,7 +386,7 @@ class Node:
         if ready:
             self._read_points = [(i, f) for i, f in self._read_points if i > self.applied_index]
             for _, future in ready:
-                _resolve(future, None)
+                resolve(future, None)
         changed, self._state_changed = self._state_changed, asyncio.Event()
         changed.set()
 
@@ -449,132 +437,6 @@ class Node:
         else:
             raise RemoteProtocolError(f"unknown frame kind {kind!r}")
 
-    # ------------------------------------------------------------------ the service API
-
-    def is_leader(self) -> bool:
-        return self.raft.role is Role.LEADER
-
-    async def wait_state_changed(self, timeout_s: float) -> bool:
-        """Wait for the next applied batch (or snapshot install); False on timeout."""
-        try:
-            await asyncio.wait_for(self._state_changed.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
-
-    async def _wait_leader(self) -> str | None:
-        """The leader's id, waiting up to about one election for one to appear."""
-        deadline = self.clock.monotonic() + min(LEADER_WAIT_S_MAX, self.request_timeout_s)
-        while self.raft.leader_id is None and self.clock.monotonic() < deadline:
-            await asyncio.sleep(self.settings.tick_ms / 1000)
-        return self.raft.leader_id
-
-    async def propose(self, service: str, op: dict[str, Any]) -> Any:
-        """See ``ServiceHost.propose``."""
-        leader = await self._wait_leader()
-        if leader is None:
-            raise Unavailable("no leader is known")
-        if leader == self.node_id:
-            return await self.propose_local(service, op)
-        return await self.forwarder.forward(leader, "propose", service, op)
-
-    async def read(self, service: str, query: dict[str, Any]) -> Any:
-        """See ``ServiceHost.read``."""
-        leader = await self._wait_leader()
-        if leader is None:
-            raise Unavailable("no leader is known")
-        if leader == self.node_id:
-            return await self.read_local(service, query)
-        return await self.forwarder.forward(leader, "read", service, query)
-
-    async def propose_local(
-        self, service: str, op: dict[str, Any], *, timeout_s: float | None = None
-    ) -> Any:
-        if not self.is_leader():
-            raise Unavailable("not the leader", leader=self.raft.leader_id)
-        if service not in self.services:
-            raise Unavailable(f"no service {service!r} on this node")
-        command = Command(service=service, op=op, stamp_ms=self.clock.wall_ms())
-        rid = next(self._request_ids)
-        waiting = _Waiting(future=asyncio.get_running_loop().create_future())
-        self._proposals[rid] = waiting
-        self.metrics.proposals.labels(service=service).inc()
-        self._submit(Propose(request_id=rid, data=encode_command(command)))
-        return await self._await_outcome(waiting.future, rid, self._proposals, timeout_s)
-
-    async def change_membership(self, kind: ConfigChangeKind, node: str) -> Any:
-        if not self.is_leader():
-            raise Unavailable("not the leader", leader=self.raft.leader_id)
-        rid = next(self._request_ids)
-        waiting = _Waiting(future=asyncio.get_running_loop().create_future())
-        self._proposals[rid] = waiting
-        self._submit(ProposeConfigChange(request_id=rid, kind=kind, node=NodeId(node)))
-        return await self._await_outcome(waiting.future, rid, self._proposals)
-
-    async def read_local(
-        self, service: str, query: dict[str, Any], *, timeout_s: float | None = None
-    ) -> Any:
-        if not self.is_leader():
-            raise Unavailable("not the leader", leader=self.raft.leader_id)
-        machine = self.services.get(service)
-        if machine is None:
-            raise Unavailable(f"no service {service!r} on this node")
-        rid = next(self._request_ids)
-        waiting = _Waiting(future=asyncio.get_running_loop().create_future())
-        self._reads[rid] = waiting
-        self._submit(ReadIndex(request_id=rid))
-        index = await self._await_outcome(waiting.future, rid, self._reads, timeout_s)
-        if index > self.applied_index:
-            point: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._read_points.append((index, point))
-            await self._await_outcome(point, None, {}, timeout_s)
-        return machine.query(query)
-
-    async def _await_outcome(
-        self,
-        future: asyncio.Future[Any],
-        rid: int | None,
-        table: dict[int, Any],
-        timeout_s: float | None = None,
-    ) -> Any:
-        """The future's result, or OutcomeUnknown after the request timeout.
-
-        A timer handle instead of ``asyncio.wait_for`` keeps the per-request cost to
-        one callback: this sits on every client request's path.
-        """
-        timer = asyncio.get_running_loop().call_later(
-            self.request_timeout_s if timeout_s is None else timeout_s,
-            _fail,
-            future,
-            # Appended (or maybe appended) and no result: the outcome is unknown.
-            OutcomeUnknown("no result within the request timeout"),
-        )
-        try:
-            return await future
-        finally:
-            timer.cancel()
-            if rid is not None and (future.cancelled() or not future.done() or future.exception()):
-                table.pop(rid, None)
-
-    def _fail_reads(self, why: str) -> None:
-        for waiting in self._reads.values():
-            _fail(waiting.future, Unavailable(why))
-        self._reads.clear()
-
-    def status(self) -> dict[str, Any]:
-        raft = self.raft
-        config = raft.config
-        return {
-            "id": self.node_id,
-            "role": raft.role.value,
-            "term": raft.term,
-            "leader": raft.leader_id,
-            "commit_index": raft.commit_index,
-            "applied_index": self.applied_index,
-            "members": sorted(config.voters) if config else [],
-            "learners": sorted(config.learners) if config else [],
-        }
-
 
 def _fail_stop(task: asyncio.Task[None]) -> None:
     """A core loop died of a bug or an I/O error: stop the process rather than limp on.
@@ -597,13 +459,3 @@ def _last_written(batch: list[StorageWrite]) -> tuple[Index, Term] | None:
         if isinstance(write, PersistSnapshot) and write.discard_log:
             return write.snapshot.index, write.snapshot.term
     return None
-
-
-def _resolve(future: asyncio.Future[Any], value: Any) -> None:
-    if not future.done():
-        future.set_result(value)
-
-
-def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)

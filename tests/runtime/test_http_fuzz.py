@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.runtime.cluster import LocalCluster, http
@@ -50,7 +50,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     running.close()
 
 
-@settings(max_examples=60)
 @given(method=st.sampled_from(["GET", "PUT", "POST", "DELETE", "PATCH"]), path=_paths, body=_bodies)
 def test_hostile_requests_get_json_answers_and_no_undocumented_5xx(
     node: LocalCluster, method: str, path: str, body: bytes

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sinkron.http")
 
+_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"})
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -34,6 +36,8 @@ def _endpoint(request: web.Request) -> str:
 
 
 def build_app(node: Node) -> web.Application:
+    histograms: dict[tuple[str, str], Any] = {}
+
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -53,9 +57,13 @@ def build_app(node: Node) -> web.Application:
         except Exception:
             log.exception("handler failed on %s %s", request.method, request.path)
             response = error_response(500, "internal", "internal error; see the node log")
-        node.metrics.request_seconds.labels(
-            endpoint=_endpoint(request), method=request.method
-        ).observe(time.perf_counter() - started)
+        method = request.method if request.method in _METHODS else "OTHER"
+        series = (_endpoint(request), method)  # bounded: clients cannot mint new series
+        histogram = histograms.get(series)
+        if histogram is None:  # one labels() lookup per endpoint, not per request
+            histogram = node.metrics.request_seconds.labels(endpoint=series[0], method=series[1])
+            histograms[series] = histogram
+        histogram.observe(time.perf_counter() - started)
         return response
 
     app = web.Application(middlewares=[errors], client_max_size=1 << 20)

@@ -33,6 +33,7 @@ def simulate_register(
     cas_fraction: float = 0.0,
     max_latency: int = 20,
     think_max: int | None = None,
+    value_range: int | None = None,
 ) -> list[Op]:
     """A linearizable history of ``ops`` operations; unique write values.
 
@@ -63,6 +64,8 @@ def simulate_register(
         else:
             spec = {"f": "write", "value": next_value}
             next_value += 1
+        if value_range is not None and spec["f"] != "read":
+            spec["new" if spec["f"] == "cas" else "value"] = rng.randrange(value_range)
         crashed = rng.random() < info_fraction
         spec.update(key=key, process=process_of[client], start=start, end=end, crashed=crashed)
         specs.append(spec)

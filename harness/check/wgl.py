@@ -27,7 +27,9 @@ Our changes, each sound (docs/checker.md has the arguments):
   its return is reached, instead of in every possible gap; (d) a read that
   is legal now is placed at once and its alternatives are never tried: any
   linearization from here can be changed to place it first (it changes no
-  state, and every op that must precede it has already been placed).
+  state, and every op that must precede it has already been placed);
+  (e) of two candidate writes of the same value only the one that returns
+  first is tried first-in-line (swapping them changes nothing observable).
 - A deadline and a memory estimate bound the search: UNKNOWN, never a hang.
 """
 
@@ -104,6 +106,7 @@ class _Entry:
         "plain_write",
         "prev",
         "read_only",
+        "twins",
     )
 
     def __init__(self, call: Call | None, is_call: bool, ident: int, finite: bool) -> None:
@@ -115,6 +118,7 @@ class _Entry:
         self.plain_write = False  # produces a value without observing one
         self.live = 0  # 1 for a finite call that is not dead: it must be placed by the search
         self.read_only = False  # placed eagerly when legal (rule d)
+        self.twins: list[_Entry] | None = None  # live writes of the same value, by return (rule e)
         self.match: _Entry | None = None
         self.prev: _Entry | None = None
         self.next: _Entry | None = None
@@ -157,6 +161,8 @@ def _build_list(
         events.append((call.call_pos, start))
         events.append((call.ret_pos, end))
     events.sort(key=itemgetter(0))
+    if may_observe is not None:
+        _link_twins([entry for _, entry in events if entry.is_call])
     head = _Entry(None, False, -1, False)
     previous = head
     for _, entry in events:
@@ -257,6 +263,9 @@ def _search(
         if entry.dead and entry.is_call:
             entry = entry.next  # placed only by absorption or when forced (rule c)
             continue
+        if entry.twins is not None and entry.is_call and _has_earlier_twin(entry):
+            entry = entry.next  # rule (e): its twin that returns first goes instead
+            continue
         # A dead write whose return is reached must take effect now (rule c).
         candidate = entry if entry.is_call else entry.match if entry.dead else None
         if candidate is not None:
@@ -331,6 +340,45 @@ def _calls_of(frame: Frame | None) -> list[Call]:
         frame = frame[5]
     calls.reverse()
     return calls
+
+
+def _link_twins(starts: list[_Entry]) -> None:
+    """Group the call entries of live plain writes by value, ordered by return (rule e)."""
+    groups: dict[Any, list[_Entry]] = {}
+    for entry in starts:
+        if entry.plain_write and entry.live:
+            groups.setdefault(entry.call.produced, []).append(entry)  # type: ignore[union-attr]
+    for group in groups.values():
+        if len(group) > 1:
+            group.sort(key=lambda e: e.match.call.ret_pos)  # type: ignore[union-attr]
+            for entry in group:
+                entry.twins = group
+
+
+def _has_earlier_twin(entry: _Entry) -> bool:
+    """Rule (e): a write of the same value, also a candidate now, returns earlier.
+
+    Placing that twin first is never worse: swapping two writes of one value
+    changes no state, and the later-returning one fits wherever the earlier did.
+    """
+    own_return = entry.match.call.ret_pos  # type: ignore[union-attr]
+    first_return: float | None = None
+    for twin in entry.twins:  # type: ignore[union-attr]
+        if twin is entry or twin.match.call.ret_pos >= own_return:  # type: ignore[union-attr]
+            return False
+        if twin.prev.next is not twin:  # type: ignore[union-attr]
+            continue  # already placed
+        if first_return is None:
+            first_return = _first_return_position(entry)
+        if twin.call.call_pos < first_return:  # type: ignore[union-attr]
+            return True
+    return False
+
+
+def _first_return_position(entry: _Entry) -> float:
+    while entry.is_call:
+        entry = entry.next  # type: ignore[assignment]
+    return entry.call.ret_pos if entry.call is not None else math.inf
 
 
 def _dead_candidates(head: _Entry) -> tuple[_Entry, ...]:

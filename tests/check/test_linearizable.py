@@ -273,14 +273,22 @@ def plain_verdict(ops: list[Op], model_name: str) -> Verdict:
     clients=st.integers(min_value=1, max_value=6),
     info=st.sampled_from([0.0, 0.1, 0.3]),
     corrupt=st.booleans(),
+    value_range=st.sampled_from([None, None, 2, 5]),
 )
 def test_pruned_search_agrees_with_plain_wgl(
-    seed: int, clients: int, info: float, corrupt: bool
+    seed: int, clients: int, info: float, corrupt: bool, value_range: int | None
 ) -> None:
-    """Dropping/converting crashed ops, value pruning, DEAD states and refutations keep verdicts."""
+    """Dropping/converting crashed ops, value pruning, DEAD states, twin writes and
+    refutations keep verdicts, with unique and with repeated write values."""
     rng = random.Random(seed)
     ops = simulate_register(
-        rng, ops=40, clients=clients, info_fraction=info, cas_fraction=0.3, max_latency=6
+        rng,
+        ops=40,
+        clients=clients,
+        info_fraction=info,
+        cas_fraction=0.3,
+        max_latency=6,
+        value_range=value_range,
     )
     reads = [n for n, op in enumerate(ops) if op.f == "read" and op.type is OpType.OK]
     if corrupt and reads:  # one read now returns some written value (or None): maybe legal

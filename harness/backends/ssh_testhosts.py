@@ -9,6 +9,7 @@ network and the key. Traffic goes only to containers this module started.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import socket
 import subprocess
@@ -60,6 +61,10 @@ def create(count: int = 3, *, image: str = BASE_IMAGE) -> SshTestHosts:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     public_key = (workdir / "id_ed25519.pub").read_text().strip()
     labels = {"sinkron.run": run_id}
+    from harness.backends.docker import remove_run_objects
+
+    # A safety net when the caller never reaches destroy() (an exception in between).
+    atexit.register(remove_run_objects, client, run_id)
     network = client.networks.create(f"sinkron-{run_id}", driver="bridge", labels=labels)
     hosts: list[Host] = []
     containers: list[Any] = []

@@ -196,7 +196,28 @@ def build_image(
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
     )
+    prune_source_images(keep=3)
     return tag
+
+
+def prune_source_images(*, keep: int) -> None:
+    """Untag all but the newest ``keep`` ``sinkron:src-*`` images (one per source edit).
+
+    Without ``--force``: an image a container still uses stays. Only the small last
+    layer differs between them, but the tags would pile up with every edit.
+    """
+    listing = subprocess.run(
+        ["docker", "image", "ls", "sinkron", "--format", "{{.Tag}} {{.CreatedAt}}"],
+        capture_output=True,
+        text=True,
+    )
+    tags = sorted(
+        (line.split(" ", 1) for line in listing.stdout.splitlines() if line.startswith("src-")),
+        key=lambda item: item[1],
+        reverse=True,
+    )
+    for tag, _ in tags[keep:]:
+        subprocess.run(["docker", "image", "rm", f"sinkron:{tag}"], capture_output=True)
 
 
 def main(args: argparse.Namespace) -> int:

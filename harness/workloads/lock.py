@@ -101,13 +101,29 @@ class LockWorkload(Workload):
                 self._forget(process, operation)
                 return Completion(type=OpType.OK, value=value)
         except OutcomeUnknown as error:
-            # An unknown release stays in ``held``: retire() hands it on to be released again.
+            # An unknown release stays held: retire() (or the orphan list) has it released again.
+            if operation.f == "release":
+                self._retry_orphan(process, operation)
             return Completion(type=OpType.INFO, error=error.reason)
         except OperationFailed as error:
-            if operation.f == "release":
+            if operation.f == "release" and error.code == "not-held":
                 self._forget(process, operation)
+            elif operation.f == "release":
+                # It did NOT happen (503: this process's node is down or cut off): still held.
+                # Hand it to whichever process runs next, likely one on a reachable node, so
+                # the release comes before the lease would end it (leases are not in the model).
+                self._forget(process, operation)
+                self.orphans.append(
+                    (operation.value["owner"], operation.key, operation.value["token"])
+                )
             return Completion(type=OpType.FAIL, error=error.code)
         raise ValueError(f"lock workload cannot run f={operation.f!r}")
+
+    def _retry_orphan(self, process: int, release: Operation) -> None:
+        """Another owner's release whose outcome is unknown goes back on the orphan list."""
+        owner = release.value["owner"]
+        if owner != owner_of(process):
+            self.orphans.append((owner, release.key, release.value["token"]))
 
     def _forget(self, process: int, release: Operation) -> None:
         held = self.held.get(process, {})

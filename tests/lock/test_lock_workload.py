@@ -58,3 +58,20 @@ def test_release_with_unknown_outcome_is_retried_after_retirement() -> None:
     assert asyncio.run(workload.invoke_as(client, release, 0)).type is OpType.INFO
     workload.retire(0)
     assert workload.generate_for(1, rng).value == {"owner": "p0", "token": 1}
+
+
+def test_release_refused_as_unavailable_is_handed_to_another_process() -> None:
+    """A 503 release did not happen; the hold goes to the next process (likely on a live node)."""
+    from harness.client.errors import Unavailable
+
+    class DownNodeClient(FakeLockClient):
+        async def release_lock(self, name: str, owner: str, token: int) -> None:
+            raise Unavailable("unavailable", {}, status=503)
+
+    workload = LockWorkload(locks=1, max_held=1)
+    client = DownNodeClient()
+    rng = random.Random(3)
+    asyncio.run(workload.invoke_as(client, workload.generate_for(0, rng), 0))
+    release = workload.generate_for(0, rng)
+    assert asyncio.run(workload.invoke_as(client, release, 0)).type is OpType.FAIL
+    assert workload.generate_for(5, rng).value == {"owner": "p0", "token": 1}

@@ -112,7 +112,11 @@ def test_docker_nodes_fault_and_recover_as_the_interface_says(
         before_kill = await _status(backend.client_url(victim))
         assert before_kill is not None
         await backend.kill_node(victim)
-        assert await _status(backend.client_url(victim)) is None
+
+        async def gone() -> bool:
+            return await _status(backend.client_url(victim)) is None
+
+        await _wait_until(gone, "the killed node stops answering", timeout_s=5)
         await backend.start_node(victim)
         after = await _status(backend.client_url(victim))
         assert after is not None and after["term"] >= before_kill["term"] > 0, (before_kill, after)

@@ -19,6 +19,7 @@ import asyncio
 import atexit
 import contextlib
 import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -51,10 +52,17 @@ class DockerBackend(Backend):
     def __init__(self, spec: ClusterSpec, *, image: str | None = None) -> None:
         import docker  # imported here so the local backend never needs the SDK
 
+        from harness.run.runner import BackendUnavailable
+
         self.spec = spec
         self.run_id = uuid.uuid4().hex[:8]
-        self.client = docker.from_env()
-        self.image = self._ensure_image(image)
+        try:
+            self.client = docker.from_env()
+            self.image = self._ensure_image(image)
+        except docker.errors.DockerException as error:
+            raise BackendUnavailable(f"no Docker engine answers: {error}") from error
+        except (subprocess.CalledProcessError, RuntimeError, OSError) as error:
+            raise BackendUnavailable(f"the node image could not be built: {error}") from error
         self._ids = [f"n{i}" for i in range(1, spec.nodes + 1)]
         self._ports = {node: _free_port() for node in self._ids}
         self._containers: dict[str, Any] = {}

@@ -161,8 +161,15 @@ class SshBackend(Backend):
             finally:
                 self._close_connections()
 
+        from harness.run.runner import BackendUnavailable
+
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
-            executor.submit(asyncio.run, install_all()).result()
+            try:
+                executor.submit(asyncio.run, install_all()).result()
+            except Exception as error:  # ssh, scp, pip or the wheel build: all say "cannot use"
+                raise BackendUnavailable(
+                    f"installing the node on the ssh hosts failed: {type(error).__name__}: {error}"
+                ) from error
         self._installed = True
 
     async def start(self) -> None:

@@ -174,7 +174,9 @@ def _execute(
             lock["waiters"].remove(waiting)
             _settle(state, index, name)
             return {"ok": False, "error": "timeout", "cancelled": True}
-        return _granted(mine) if mine is not None else {"ok": False, "error": "timeout"}
+        if mine is not None and mine["request"] == op["request"]:
+            return _granted(mine)
+        return {"ok": False, "error": "timeout"}
     assert f == "acquire", f
     return _acquire(state, index, op, name, owner, lock, mine, waiting)
 

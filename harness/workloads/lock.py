@@ -1,8 +1,13 @@
 """The lock workload: processes acquire and release shared/exclusive locks on a few names.
 
 Each process is a lock owner (``p<process>``) holding at most ``max_held``
-locks; its next operation releases one it holds, or acquires another (a
-try-lock, or a short wait). Holding two locks while waiting lets the lock
+locks; its next operation releases one it holds, acquires another (a
+try-lock, or a short wait), or, with ``mode_change_share`` > 0, asks for
+the other mode of a lock it holds: an upgrade or a downgrade. That is off by
+default: an upgrade whose outcome is unknown replaces a known grant with one
+whose token nobody knows, so no one can release it and only its lease ends
+it, which the lease-free model reports as an overlap. Fault-free runs with
+mode changes are fine. Holding two locks while waiting lets the lock
 manager's deadlock refusal happen under faults. The history is checked per
 lock name as linearizable against the "rwlock" model (spec/models/rwlock.py),
 which also requires each new token to exceed every earlier one.
@@ -47,6 +52,7 @@ class LockWorkload(Workload):
         wait_ms: int = 500,
         ttl_ms: int = 10_000,
         max_held: int = 2,
+        mode_change_share: float = 0.0,
     ) -> None:
         self.names = [f"lock{number}" for number in range(1, locks + 1)]
         self.shared_share = shared_share
@@ -54,6 +60,8 @@ class LockWorkload(Workload):
         self.wait_ms = wait_ms
         self.ttl_ms = ttl_ms
         self.max_held = max_held
+        self.mode_change_share = mode_change_share
+        self.modes: dict[tuple[int, str], str] = {}  # (process, name) -> mode held
         self.held: dict[int, dict[str, int]] = {}  # process -> {name: token}
         self.orphans: list[tuple[str, str, int]] = []  # (owner, name, token) of retired processes
 
@@ -66,6 +74,16 @@ class LockWorkload(Workload):
             return Operation(f="release", key=name, value={"owner": owner, "token": token})
         held = self.held.setdefault(process, {})
         free = [name for name in self.names if name not in held]
+        if held and rng.random() < self.mode_change_share:
+            # Reentrancy: upgrade a shared hold or downgrade an exclusive one (docs/locks.md, Rule 6).
+            name = rng.choice(sorted(held))
+            mode = "shared" if self.modes.get((process, name)) == "exclusive" else "exclusive"
+            wait_ms = self.wait_ms if rng.random() < self.wait_share else 0
+            return Operation(
+                f="acquire",
+                key=name,
+                value={"mode": mode, "owner": owner_of(process), "wait_ms": wait_ms},
+            )
         if held and (len(held) >= self.max_held or not free or rng.random() < 0.6):
             name = rng.choice(sorted(held))
             return Operation(
@@ -92,6 +110,7 @@ class LockWorkload(Workload):
                     wait_ms=value["wait_ms"],
                 )
                 held[name] = int(grant["token"])
+                self.modes[(process, name)] = grant["mode"]
                 return Completion(
                     type=OpType.OK,
                     value={"token": grant["token"], "mode": grant["mode"], "owner": value["owner"]},

@@ -14,7 +14,9 @@ Operations (``Command.op``; ``name`` is the lock's name, a string):
          | {"ok": false, "error": "deadlock", "cycle": [owner, ...]}      refused, table unchanged
     {"f": "release", "name", "owner", "token"}   -> {"ok": true} | {"ok": false, "error": "not-held"}
     {"f": "keepalive", "name", "owner", "token"} -> {"ok": true, "token", "expires_at_ms"} | not-held
-    {"f": "cancel", "name", "owner"}  -> the grant if it was made meanwhile, else {"ok": false, "error": "timeout"}
+    {"f": "cancel", "name", "owner", "request"}
+        -> the grant made for that request (the acquire's index) if it was made meanwhile,
+           else {"ok": false, "error": "timeout"}
     {"f": "tick"}                     -> {"ok": true, "log_time_ms"}   (only advances log time)
     Malformed: {"ok": false, "error": "bad-request", "field": <name>, "message"}.
 
@@ -70,6 +72,8 @@ def validate(op: dict[str, Any]) -> dict[str, Any] | None:
             return _bad("wait_ms", "wait_ms must be an integer >= 0")
     if f in ("release", "keepalive") and not _is_int(op.get("token")):
         return _bad("token", "token must be an integer")
+    if f == "cancel" and not _is_int(op.get("request")):
+        return _bad("request", "request must be the queued acquire's index")
     return None
 
 
@@ -111,7 +115,7 @@ class LockStateMachine:
             return self.table.release(name, owner, op["token"])
         if f == "keepalive":
             return self.table.keepalive(name, owner, op["token"])
-        return self.table.cancel(name, owner)
+        return self.table.cancel(name, owner, op["request"])
 
     def query(self, query: dict[str, Any]) -> Any:
         f = query.get("f")

@@ -184,8 +184,13 @@ class LockTable:
         heapq.heappush(self._deadlines, (grant.expires_at_ms, name))
         return {"ok": True, "token": grant.token, "expires_at_ms": grant.expires_at_ms}
 
-    def cancel(self, name: str, owner: str) -> dict[str, Any]:
-        """Withdraw a waiting request. If it was granted meanwhile, report the grant instead."""
+    def cancel(self, name: str, owner: str, request: int) -> dict[str, Any]:
+        """Withdraw owner's waiting request. If THAT request was granted meanwhile, report the grant.
+
+        Only the grant made for ``request`` counts: an upgrader whose upgrade
+        timed out still holds its shared grant, and reporting that would tell
+        the client it got the exclusive lock.
+        """
         lock = self.locks.get(name)
         if lock is None:
             return dict(TIMEOUT)
@@ -195,7 +200,7 @@ class LockTable:
                 self._settle(name)
                 return {"ok": False, "error": "timeout", "cancelled": True}
         held = lock.holders.get(owner)
-        return granted(held) if held is not None else dict(TIMEOUT)
+        return granted(held) if held is not None and held.request == request else dict(TIMEOUT)
 
     # ----- reading ------------------------------------------------------------
 

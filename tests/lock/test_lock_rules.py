@@ -276,8 +276,8 @@ def test_cancel_reports_a_grant_made_in_time(table: Table) -> None:
     table.acquire("b", wait=500)
     table.acquire("c", wait=500)
     table.release("a", token)
-    assert table.apply({"f": "cancel", "name": "x", "owner": "b"})["ok"] is True
-    assert table.apply({"f": "cancel", "name": "x", "owner": "c"}) == {
+    assert table.apply({"f": "cancel", "name": "x", "owner": "b", "request": 2})["ok"] is True
+    assert table.apply({"f": "cancel", "name": "x", "owner": "c", "request": 3}) == {
         "ok": False,
         "error": "timeout",
         "cancelled": True,
@@ -354,3 +354,15 @@ def test_bfs_cycle_search_matches_brute_force_on_small_graphs() -> None:
             graph.setdefault(x, set()).add(y)
         for start in owners:
             assert find_cycle(graph, start) == lock_spec.cycle_through(edges, start), (edges, start)
+
+
+def test_cancelled_upgrade_does_not_report_the_shared_grant_as_exclusive(table: Table) -> None:
+    """An upgrade that timed out answers timeout, although the owner still holds shared."""
+    table.acquire("a", mode="shared")
+    table.acquire("b", mode="shared")
+    queued = table.acquire("a", mode="exclusive", wait=100, at=0)
+    assert queued["queued"]
+    table.tick(at=100)  # the upgrade's wait ran out
+    cancel = {"f": "cancel", "name": "x", "owner": "a", "request": queued["request"]}
+    assert table.apply(cancel) == {"ok": False, "error": "timeout"}
+    assert table.holders() == {"a": "shared", "b": "shared"}

@@ -142,9 +142,17 @@ class LockTableMatchesSpec(RuleBasedStateMachine):
         }
         self._apply(op, step)
 
-    @rule(owner=owners, name=names, step=clock_steps)
-    def cancel(self, owner: str, name: str, step: int) -> None:
-        self._apply({"f": "cancel", "name": name, "owner": owner}, step)
+    @rule(owner=owners, name=names, step=clock_steps, data=st.data())
+    def cancel(self, owner: str, name: str, step: int, data: st.DataObject) -> None:
+        """Cancel a request: one that is queued or was granted (by its index), or a made-up one."""
+        lock = self.machine.table.locks.get(name)
+        known = (
+            [w.request for w in lock.waiters] + [g.request for g in lock.holders.values()]
+            if lock
+            else []
+        )
+        request = data.draw(st.sampled_from([*known, self.index]))
+        self._apply({"f": "cancel", "name": name, "owner": owner, "request": request}, step)
 
     @rule()
     def restart_from_snapshot(self) -> None:

@@ -31,7 +31,7 @@ class FakeLockClient:
 
 def test_retired_process_grants_are_released_by_the_next_operation_naming_the_old_owner() -> None:
     """A grant the retired process held is released in the history, so the lease-free model stays right."""
-    workload = LockWorkload(locks=1, max_held=1)
+    workload = LockWorkload(locks=1, max_held=1, mode_change_share=0.0)
     client = FakeLockClient()
     rng = random.Random(1)
     acquire = workload.generate_for(3, rng)
@@ -49,7 +49,7 @@ def test_retired_process_grants_are_released_by_the_next_operation_naming_the_ol
 
 def test_release_with_unknown_outcome_is_retried_after_retirement() -> None:
     """An info release may not have happened: the grant is handed on and released again."""
-    workload = LockWorkload(locks=1, max_held=1)
+    workload = LockWorkload(locks=1, max_held=1, mode_change_share=0.0)
     client = FakeLockClient()
     rng = random.Random(2)
     asyncio.run(workload.invoke_as(client, workload.generate_for(0, rng), 0))
@@ -68,7 +68,7 @@ def test_release_refused_as_unavailable_is_handed_to_another_process() -> None:
         async def release_lock(self, name: str, owner: str, token: int) -> None:
             raise Unavailable("unavailable", {}, status=503)
 
-    workload = LockWorkload(locks=1, max_held=1)
+    workload = LockWorkload(locks=1, max_held=1, mode_change_share=0.0)
     client = DownNodeClient()
     rng = random.Random(3)
     asyncio.run(workload.invoke_as(client, workload.generate_for(0, rng), 0))

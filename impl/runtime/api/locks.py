@@ -135,7 +135,8 @@ async def wait_granted(host: ServiceHost, op: dict[str, Any], queued: dict[str, 
         if state.get("state") == "gone":
             break
         await host.wait_state_changed(min(remaining, POLL_INTERVAL_S_MAX))
-    return await host.propose(SERVICE, {"f": "cancel", "name": op["name"], "owner": op["owner"]})
+    cancel = {"f": "cancel", "name": op["name"], "owner": op["owner"], "request": queued["request"]}
+    return await host.propose(SERVICE, cancel)
 
 
 def register(routes: web.RouteTableDef, host: ServiceHost) -> None:

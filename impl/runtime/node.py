@@ -293,6 +293,7 @@ class Node(ClientRequests):
         inbox, self._inbox = self._inbox, []
         for event in inbox:
             self._step(event)
+        self._flush_outbox()  # the batch's appends leave now, not an iteration later
 
     async def _tick_loop(self) -> None:
         interval = self.settings.tick_ms / 1000

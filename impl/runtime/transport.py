@@ -69,12 +69,24 @@ class PeerLink:
         self.queue: deque[bytes] = deque()
         self.connected = False
         self._waiter: asyncio.Future[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None  # set while the link is up
         self._task = asyncio.create_task(self._run(), name=f"link-{peer}")
 
     def enqueue(self, frame: bytes) -> None:
         if len(self.queue) >= self.transport.send_queue_max:
             self.queue.popleft()
             self.transport.metrics.dropped_frames.labels(reason="queue-full").inc()
+        writer = self._writer
+        if (
+            writer is not None
+            and not self.queue
+            and not writer.transport.is_closing()
+            and writer.transport.get_write_buffer_size() <= DRAIN_ABOVE_BYTES
+        ):
+            # Fast path: the link is up and idle, so the frame goes to the socket now
+            # instead of one loop iteration later through the pump task.
+            writer.write(frame)
+            return
         self.queue.append(frame)
         self._wake()
 
@@ -141,6 +153,7 @@ class PeerLink:
         eof = asyncio.create_task(reader.read(1))
         eof.add_done_callback(self._wake)
         loop = asyncio.get_running_loop()
+        self._writer = writer
         try:
             while not eof.done():
                 if not self.queue:
@@ -155,6 +168,7 @@ class PeerLink:
                 if writer.transport.get_write_buffer_size() > DRAIN_ABOVE_BYTES:
                     await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT_S)
         finally:
+            self._writer = None
             eof.cancel()
 
 

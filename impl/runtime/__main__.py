@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -83,9 +83,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(
             "!!! SINKRON_FSYNC=0: writes are NOT fsynced; a crash can lose acknowledged data !!!"
         )
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(serve(settings))
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=_loop_factory()) as runner,
+    ):
+        return runner.run(serve(settings))
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (about twice the socket throughput), else the stdlib loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    log.info("event loop: uvloop %s", uvloop.__version__)
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

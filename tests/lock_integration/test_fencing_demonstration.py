@@ -24,8 +24,8 @@ def run_fenced(tmp_path: Path, *, fencing: bool, seed: int) -> tuple[int, dict]:
     out = tmp_path / f"fencing-{fencing}-{seed}"
     argv = [
         sys.executable, "-m", "harness", "run", "--workload", "fenced", "--nemesis", "pause",
-        "--workload-opt", f"fencing={'true' if fencing else 'false'}",
-        "--time-limit", "16", "--concurrency", "9", "--rate", "40", "--seed", str(seed),
+        "--workload-opt", f"fencing={'true' if fencing else 'false'}", "--workload-opt", "think_ms=800",
+        "--time-limit", "20", "--concurrency", "9", "--rate", "40", "--seed", str(seed),
         "--nemesis-quiet", "1,2", "--nemesis-fault", "3,4", "--out", str(out),
     ]  # fmt: skip
     process = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)

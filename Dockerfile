@@ -40,4 +40,6 @@ EXPOSE 7000 7100
 HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=5 \
   CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7000/health', timeout=1)" || exit 1
 STOPSIGNAL SIGTERM
+# Lets `harness image build` prune its own untagged leftovers and nothing else.
+LABEL org.sinkron.image=node
 CMD ["python3", "-m", "impl.runtime"]

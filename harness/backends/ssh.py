@@ -29,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -89,6 +91,23 @@ def load_hosts(path: Path) -> list[Host]:
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path}: duplicate host ids {ids}")
     return hosts
+
+
+def _stage_wheels(staged: Path) -> None:
+    """Copy a fresh wheelhouse (deps + project, flat) into ``staged``.
+
+    Under the image build lock: an image build running at the same time rewrites
+    wheelhouse/project, so the upload works from a private copy.
+    """
+    from harness.commands.image import REPO_ROOT, build_lock, build_wheelhouse
+
+    wheelhouse = REPO_ROOT / "wheelhouse"
+    with build_lock():
+        build_wheelhouse(wheelhouse)
+        for folder in (wheelhouse / "deps", wheelhouse / "project"):
+            for path in folder.iterdir():
+                if path.is_file():
+                    shutil.copy2(path, staged / path.name)
 
 
 class SshBackend(Backend):
@@ -152,14 +171,13 @@ class SshBackend(Backend):
         """
 
         async def install_all() -> None:
-            from harness.commands.image import REPO_ROOT, build_wheelhouse
-
-            wheelhouse = REPO_ROOT / "wheelhouse"
+            staged = Path(tempfile.mkdtemp(prefix="sinkron-ssh-wheels-"))
             try:
-                await asyncio.to_thread(build_wheelhouse, wheelhouse)
-                await asyncio.gather(*(self._install(node, wheelhouse) for node in self.hosts))
+                await asyncio.to_thread(_stage_wheels, staged)
+                await asyncio.gather(*(self._install(node, staged) for node in self.hosts))
             finally:
                 self._close_connections()
+                shutil.rmtree(staged, ignore_errors=True)
 
         from harness.run.runner import BackendUnavailable
 
@@ -177,19 +195,13 @@ class SshBackend(Backend):
             await asyncio.to_thread(self.install)
         await asyncio.gather(*(self.start_node(node) for node in self.hosts))
 
-    async def _install(self, node: str, wheelhouse: Path) -> None:
+    async def _install(self, node: str, wheels: Path) -> None:
         import asyncssh
 
         remote = self.remote_dir
         await self._run(node, f"rm -rf {remote}/wheels && mkdir -p {remote}/wheels {remote}/data")
         connection = await self._connect(node)
-        # wheelhouse/deps (dependencies + requirements-node.txt) and wheelhouse/project.
-        files = [
-            str(path)
-            for folder in (wheelhouse / "deps", wheelhouse / "project")
-            for path in sorted(folder.iterdir())
-            if path.is_file()
-        ]
+        files = [str(path) for path in sorted(wheels.iterdir())]
         await asyncssh.scp(files, (connection, f"{remote}/wheels/"))
         await self._run(
             node,

@@ -201,7 +201,8 @@ def build_image(
 
 
 def prune_source_images(*, keep: int) -> None:
-    """Untag all but the newest ``keep`` ``sinkron:src-*`` images (one per source edit).
+    """Untag all but the newest ``keep`` ``sinkron:src-*`` images (one per source edit), and
+    remove untagged node images.
 
     Without ``--force``: an image a container still uses stays. Only the small last
     layer differs between them, but the tags would pile up with every edit.
@@ -218,6 +219,11 @@ def prune_source_images(*, keep: int) -> None:
     )
     for tag, _ in tags[keep:]:
         subprocess.run(["docker", "image", "rm", f"sinkron:{tag}"], capture_output=True)
+    # Untagged (dangling) node images left by re-tagging: only ours, by label.
+    subprocess.run(
+        ["docker", "image", "prune", "--force", "--filter", "label=org.sinkron.image=node"],
+        capture_output=True,
+    )
 
 
 def main(args: argparse.Namespace) -> int:

@@ -106,6 +106,7 @@ class RejectReason(enum.Enum):
     TRANSFER_IN_PROGRESS = "transfer-in-progress"
     STEPPED_DOWN = "stepped-down"  # a pending ReadIndex lost its leader
     INVALID_TRANSFER_TARGET = "invalid-transfer-target"  # not a voter of the current config
+    LEARNER_NOT_CAUGHT_UP = "learner-not-caught-up"  # promote later (thesis §4.2.1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

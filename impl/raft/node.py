@@ -443,6 +443,11 @@ class RaftNode(Election, Replication):
         if self._log.config_index > self._commit_index or not self._committed_in_term:
             self._reject(event.request_id, RejectReason.CONFIG_CHANGE_IN_PROGRESS)
             return
+        if event.kind is ConfigChangeKind.PROMOTE and not self._learner_caught_up(
+            NodeId(event.node)
+        ):
+            self._reject(event.request_id, RejectReason.LEARNER_NOT_CAUGHT_UP)
+            return
         new_config = self._changed_config(event.kind, NodeId(event.node))
         if new_config is None:
             self._reject(event.request_id, RejectReason.INVALID_CONFIG_CHANGE)
@@ -454,6 +459,16 @@ class RaftNode(Election, Replication):
             config=new_config,
         )
         self._append_as_leader(event.request_id, entry)
+
+    def _learner_caught_up(self, node: NodeId) -> bool:
+        """Thesis §4.2.1: a new server joins as a non-voting member until it has caught up,
+        so promoting it cannot leave the cluster unable to commit while it copies the log.
+        "Caught up" here: its log holds everything committed when the promotion is asked for.
+        A node that is not a learner passes; ``_changed_config`` refuses it instead."""
+        if node not in self._log.config.learners:
+            return True
+        progress = self._progress.get(node)
+        return progress is not None and progress.match_index >= self._commit_index
 
     def _changed_config(self, kind: ConfigChangeKind, node: NodeId) -> ClusterConfig | None:
         config = self._log.config

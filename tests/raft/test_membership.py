@@ -53,6 +53,31 @@ def test_learner_promotion() -> None:
     assert pump.leaders() == [N4]  # the isolated n1 stepped down by CheckQuorum
 
 
+def test_learner_that_has_not_caught_up_is_not_promoted() -> None:
+    """Thesis §4.2.1: a learner is promoted only once it holds everything committed.
+
+    Promoting an unreachable learner would raise the quorum to 3 of 4 with one
+    voter that cannot vote; the leader refuses and the caller retries later.
+    """
+    pump = Pump(ids(3), seed=23, joiners=(N4,))
+    leader = pump.elect(N1)
+    pump.isolate(N4)
+    (reply,) = change(pump, leader, ConfigChangeKind.ADD_LEARNER, N4)
+    assert isinstance(reply, Accepted)
+    for request_id in range(2, 6):
+        pump.step(leader, Propose(request_id=request_id, data=b"d"))
+    pump.tick_all(10)
+    (reply,) = change(pump, leader, ConfigChangeKind.PROMOTE, N4, request_id=9)
+    assert reply == Rejected(
+        request_id=9, reason=RejectReason.LEARNER_NOT_CAUGHT_UP, leader_hint=N1
+    )
+    assert pump.nodes[leader].config.voters == {N1, N2, N3}
+    pump.heal()
+    pump.tick_all(10)
+    (reply,) = change(pump, leader, ConfigChangeKind.PROMOTE, N4, request_id=10)
+    assert isinstance(reply, Accepted)
+
+
 def test_config_change_is_refused_while_one_is_uncommitted() -> None:
     """Thesis §4.1: a leader proposes a new change only after the previous one committed."""
     pump = Pump(ids(3), seed=21)

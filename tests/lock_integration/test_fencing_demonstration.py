@@ -24,9 +24,9 @@ def run_fenced(tmp_path: Path, *, fencing: bool, seed: int) -> tuple[int, dict]:
     out = tmp_path / f"fencing-{fencing}-{seed}"
     argv = [
         sys.executable, "-m", "harness", "run", "--workload", "fenced", "--nemesis", "pause",
-        "--workload-opt", f"fencing={'true' if fencing else 'false'}", "--workload-opt", "think_ms=800",
-        "--time-limit", "20", "--concurrency", "9", "--rate", "40", "--seed", str(seed),
-        "--nemesis-quiet", "1,2", "--nemesis-fault", "3,4", "--out", str(out),
+        "--workload-opt", f"fencing={'true' if fencing else 'false'}", "--workload-opt", "think_ms=800", "--workload-opt", "keys=8",
+        "--time-limit", "20", "--concurrency", "12", "--rate", "60", "--seed", str(seed),
+        "--nemesis-quiet", "1,2", "--nemesis-fault", "4,5", "--out", str(out),
     ]  # fmt: skip
     process = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     folders = list(out.iterdir()) if out.exists() else []

@@ -21,7 +21,7 @@ Hooks with defaults, for workloads that need more than the simple shape:
   * ``check(ops, timeout_s=..., options=...)`` (classmethod): the verdict; by
     default the linearizability checker with ``model``. ``harness report``
     calls it too, with the options the run used;
-  * ``lock_holds(ops)`` (classmethod): (owner, lock, start_ns, end_ns) bars
+  * ``lock_holds(ops)`` (classmethod): (lock, owner, start_ns, end_ns) bars
     for timeline.html.
 Constructor keyword arguments come from ``--workload-opt KEY=VALUE``.
 
@@ -96,7 +96,7 @@ class Workload(abc.ABC):
 
     @classmethod
     def lock_holds(cls, ops: Sequence[Op]) -> Sequence[tuple[str, str, int, int]]:
-        """(owner, lock, start_ns, end_ns) hold bars for the timeline; none by default."""
+        """(lock, owner, start_ns, end_ns) hold bars for the timeline; none by default."""
         return ()
 
     async def run(self, client: Any, operation: Operation, process: int = -1) -> Completion:

@@ -146,9 +146,15 @@ class LocalCluster:
         process.wait(10)
 
     def stop(self, node: str) -> int:
+        """SIGTERM and wait; a node that does not stop in time is killed (never leaked)."""
         process = self.processes.pop(node)
         process.send_signal(signal.SIGTERM)
-        return process.wait(15)
+        try:
+            return process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+            raise
 
     def close(self) -> None:
         for node in list(self.processes):

@@ -54,6 +54,8 @@ def build_app(node: Node) -> web.Application:
                 error.status, "http-error"
             )
             response = error_response(error.status, code, error.reason)
+            if "Allow" in error.headers:  # RFC 9110 §15.5.6: a 405 lists the allowed methods
+                response.headers["Allow"] = error.headers["Allow"]
         except Exception:
             log.exception("handler failed on %s %s", request.method, request.path)
             response = error_response(500, "internal", "internal error; see the node log")

@@ -26,7 +26,12 @@ def parse_address(text: object) -> tuple[str, int] | None:
     if not isinstance(text, str):
         return None
     host, colon, port = text.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if (
+        not colon
+        or not host
+        or not (port.isascii() and port.isdigit())
+        or not 0 < int(port) < 65536
+    ):
         return None
     return host.strip("[]"), int(port)
 

@@ -8,6 +8,7 @@ impl/runtime/outcomes.py become 503/504.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgpack
@@ -30,6 +31,22 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> web.Re
     return web.json_response({"error": code, "message": message, **extra}, status=status)
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _non_finite(literal: str) -> float:
+    """NaN and Infinity are not JSON (RFC 8259 §6); Python's parser accepts them, we do not."""
+    raise _NonFinite(f"body holds {literal}, which is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e400 parses to inf, and inf cannot be written back as JSON
+        raise _NonFinite(f"number {literal[:40]} is out of range for a double")
+    return value
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object.
 
@@ -42,7 +59,9 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("body", f"body larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_non_finite, parse_float=_finite_float)
+    except _NonFinite as error:
+        raise BadRequest("body", str(error)) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body", "body is not valid JSON") from None
     except RecursionError:
@@ -61,6 +80,8 @@ def require(body: dict[str, Any], name: str, kind: type | tuple[type, ...] | Non
     if name not in body:
         raise BadRequest(name, f"field {name!r} is required")
     value = body[name]
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 30000.0 is the integer 30000 (RFC 8259 §6)
     if kind is not None and (
         not isinstance(value, kind) or (isinstance(value, bool) and kind is int)
     ):

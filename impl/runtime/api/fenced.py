@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impl.runtime.api.common import error_response, json_body, path_key, replicable, require
+from impl.runtime.api.common import BadRequest, error_response, json_body, path_key, require
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
@@ -24,7 +24,8 @@ SERVICE = "fenced"
 
 def _token(body: dict[str, Any]) -> int:
     token = require(body, "token", int)
-    replicable("token", token)  # an integer msgpack cannot carry is a 400, not a crash
+    if not 0 <= token < 2**63:  # tokens are Raft indexes; a 400 names the field
+        raise BadRequest("token", "field 'token' must be an integer in [0, 2**63)")
     return int(token)
 
 
@@ -79,17 +80,31 @@ _COMMON = {
     "503": {"description": "unavailable: the operation did NOT take effect"},
     "504": {"description": "outcome unknown"},
 }
+_NOT_FOUND = {"404": {"description": "no value was ever written at this key"}}
 _FENCED = {"409": {"description": "fenced: a newer token has accessed this key"}}
+_TOKEN = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 2**63 - 1,
+    "description": "the fencing token of the caller's lock grant",
+}
+
+
+def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/fenced/{key}": {
         "parameters": _KEY,
         "get": {
             "summary": "Observe the value (no fence)",
-            "responses": {"200": {"description": "value"}, **_COMMON},
+            "responses": {"200": {"description": "value"}, **_NOT_FOUND, **_COMMON},
         },
         "put": {
             "summary": "Write with a fencing token",
+            "requestBody": _body({"value": {}, "token": _TOKEN}, ["value", "token"]),
             "responses": {"200": {"description": "accepted"}, **_FENCED, **_COMMON},
         },
     },
@@ -97,7 +112,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": _KEY,
         "post": {
             "summary": "Read with a fencing token (raises the fence)",
-            "responses": {"200": {"description": "value"}, **_FENCED, **_COMMON},
+            "requestBody": _body({"token": _TOKEN}, ["token"]),
+            "responses": {"200": {"description": "value"}, **_NOT_FOUND, **_FENCED, **_COMMON},
         },
     },
 }

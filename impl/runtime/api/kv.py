@@ -60,7 +60,11 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-_VALUE = {"type": "object", "properties": {"value": {}}, "required": ["value"]}
+_ANY_VALUE = {
+    "description": "any JSON value; integers inside it must fit in 64 bits (the log is msgpack), "
+    "deeper than 64 levels is refused; either is a 400 naming the field"
+}
+_VALUE = {"type": "object", "properties": {"value": _ANY_VALUE}, "required": ["value"]}
 _OUTCOMES = {
     "400": {"description": "malformed body; the field is named", **_json(_ERROR)},
     "503": {"description": "unavailable: the operation did NOT take effect", **_json(_ERROR)},
@@ -93,7 +97,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 **_json(
                     {
                         "type": "object",
-                        "properties": {"expected": {}, "value": {}},
+                        "properties": {"expected": _ANY_VALUE, "value": _ANY_VALUE},
                         "required": ["expected", "value"],
                     }
                 ),

@@ -29,7 +29,6 @@ from impl.runtime.api.common import (
     error_response,
     json_body,
     path_key,
-    replicable,
     require,
 )
 from impl.runtime.outcomes import RequestOutcome
@@ -76,7 +75,8 @@ def _acquire_op(name: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def _token_op(f: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
     token = require(body, "token", int)
-    replicable("token", token)  # an integer msgpack cannot carry is a 400, not a crash
+    if not 0 <= token < 2**63:  # tokens are Raft indexes; a 400 names the field
+        raise BadRequest("token", "field 'token' must be an integer in [0, 2**63)")
     return {"f": f, "name": name, "owner": _owner(body), "token": token}
 
 
@@ -213,7 +213,7 @@ def _body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 
 _OWNER = {"type": "string", "minLength": 1}
-_TOKEN = {"type": "integer"}
+_TOKEN = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _COMMON = {
     "400": {"description": "malformed body; the field is named", **_json(_ERROR)},
     "503": {"description": "unavailable: the operation did NOT take effect", **_json(_ERROR)},
@@ -230,8 +230,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 {
                     "owner": _OWNER,
                     "mode": {"type": "string", "enum": ["shared", "exclusive"]},
-                    "ttl_ms": {"type": "integer", "minimum": 1},
-                    "wait_ms": {"type": "integer", "minimum": 0},
+                    "ttl_ms": {"type": "integer", "minimum": 1, "maximum": 10**12},
+                    "wait_ms": {"type": "integer", "minimum": 0, "maximum": 10**12},
                 },
                 ["owner", "mode", "ttl_ms", "wait_ms"],
             ),

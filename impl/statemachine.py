@@ -24,9 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import msgpack
-
 from impl.errors import RemoteProtocolError
+from impl.values import pack_value, unpack_value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +38,7 @@ class Command:
 
 
 def encode_command(command: Command) -> bytes:
-    return msgpack.packb([command.service, command.op, command.stamp_ms], use_bin_type=True)
+    return pack_value([command.service, command.op, command.stamp_ms])
 
 
 def decode_command(data: bytes) -> Command:
@@ -49,7 +48,7 @@ def decode_command(data: bytes) -> Command:
         RemoteProtocolError: the bytes are not a command this version wrote.
     """
     try:
-        service, op, stamp_ms = msgpack.unpackb(data, raw=False)
+        service, op, stamp_ms = unpack_value(data)
     except Exception as error:  # msgpack raises several unrelated classes
         raise RemoteProtocolError(f"undecodable command payload: {error}") from error
     if not isinstance(service, str) or not isinstance(op, dict) or not isinstance(stamp_ms, int):

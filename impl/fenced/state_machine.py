@@ -32,9 +32,8 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-import msgpack
-
 from impl.statemachine import Command
+from impl.values import pack_value, unpack_value
 
 
 def _bad(field: str, message: str) -> dict[str, Any]:
@@ -82,7 +81,7 @@ class FencedStateMachine:
         return {"ok": True, "value": self.values[key], "token": self.highest.get(key)}
 
     def snapshot(self) -> bytes:
-        return msgpack.packb([self.values, self.highest], use_bin_type=True)
+        return pack_value([self.values, self.highest])
 
     def restore(self, data: bytes) -> None:
-        self.values, self.highest = msgpack.unpackb(data, raw=False) if data else ({}, {})
+        self.values, self.highest = unpack_value(data) if data else ({}, {})

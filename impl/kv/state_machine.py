@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgpack
-
 from impl.statemachine import Command
+from impl.values import pack_value, unpack_value
 
 _MISSING = object()
 
@@ -62,7 +61,7 @@ class KvStateMachine:
         return {"ok": True, "value": value}
 
     def snapshot(self) -> bytes:
-        return msgpack.packb(self.data, use_bin_type=True)
+        return pack_value(self.data)
 
     def restore(self, data: bytes) -> None:
-        self.data = msgpack.unpackb(data, raw=False) if data else {}
+        self.data = unpack_value(data) if data else {}

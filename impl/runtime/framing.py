@@ -14,9 +14,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-import msgpack
-
 from impl.errors import LocalProtocolError, RemoteProtocolError
+from impl.values import pack_value, unpack_value
 
 HEADER = struct.Struct(">I")
 
@@ -35,7 +34,7 @@ def encode_frame(obj: Any, *, max_frame_bytes: int = MAX_FRAME_BYTES_DEFAULT) ->
         LocalProtocolError: the encoded object is larger than ``max_frame_bytes``;
             the peer would drop it, so the caller must not send it.
     """
-    payload = msgpack.packb(obj, use_bin_type=True)
+    payload = pack_value(obj)
     if len(payload) > max_frame_bytes:
         raise LocalProtocolError(
             f"frame of {len(payload)} bytes exceeds the {max_frame_bytes}-byte limit; "
@@ -96,6 +95,6 @@ class FrameDecoder:
 
 def _decode_payload(payload: bytes) -> Any:
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        return unpack_value(payload, strict_map_key=False)
     except Exception as error:  # msgpack raises several unrelated classes
         raise RemoteProtocolError(f"frame payload is not msgpack: {error}") from error

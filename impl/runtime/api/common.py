@@ -11,10 +11,10 @@ import json
 import math
 from typing import Any
 
-import msgpack
 from aiohttp import web
 
 from impl.runtime.outcomes import RequestOutcome
+from impl.values import pack_value
 
 MAX_BODY_BYTES = 1 << 20
 MAX_DEPTH = 64  # values nest at most this deep (JSON and msgpack decoders recurse)
@@ -112,11 +112,9 @@ def replicable(name: str, value: Any) -> None:
     if _depth(value) > MAX_DEPTH:
         raise BadRequest(name, f"field {name!r} nests deeper than {MAX_DEPTH} levels")
     try:
-        msgpack.packb(value, use_bin_type=True)
+        pack_value(value)
     except (OverflowError, TypeError, ValueError):
-        raise BadRequest(
-            name, f"field {name!r} holds a value that cannot be stored (integer too large?)"
-        ) from None
+        raise BadRequest(name, f"field {name!r} holds a value that cannot be stored") from None
 
 
 def outcome_response(error: RequestOutcome) -> web.Response:

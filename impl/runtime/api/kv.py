@@ -61,8 +61,8 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _ANY_VALUE = {
-    "description": "any JSON value; integers inside it must fit in 64 bits (the log is msgpack), "
-    "deeper than 64 levels is refused; either is a 400 naming the field"
+    "description": "any JSON value (integers of any size); nesting deeper than 64 levels "
+    "is a 400 naming the field"
 }
 _VALUE = {"type": "object", "properties": {"value": _ANY_VALUE}, "required": ["value"]}
 _OUTCOMES = {

@@ -43,6 +43,7 @@ NODE_REQUIREMENTS = [
     "aiohttp>=3.9",
     "prometheus-client>=0.19",
     "python-dotenv>=1.0",
+    "uvloop>=0.19",
 ]
 # The node imports only impl/ (a test checks impl never imports spec/ or harness/).
 NODE_SOURCES = ("impl",)

@@ -10,6 +10,7 @@ runs in journal mode, plain and batched (appendEntriesUseBatch).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,17 +79,26 @@ def run_sinkron(plan: list[dict[str, Any]], *, fsync: bool) -> list[dict[str, An
                 (subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT), log)
             )
         budget = 60 + sum(case["seconds"] + 15 for case in plan)
+        deadline = time.monotonic() + budget
         try:
-            for process, _ in processes:
-                process.wait(timeout=budget)
+            while not out_file.exists() and time.monotonic() < deadline:
+                if all(process.poll() is not None for process, _ in processes):
+                    break
+                time.sleep(0.2)
+            for process, _ in processes:  # results are in: give each node a moment to stop
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=15)
         finally:
             for process, log in processes:
                 if process.poll() is None:
                     process.kill()
                 log.close()
         if not out_file.exists():
-            tail = (workdir / "n1.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"Sinkron cluster produced no results:\n{tail}")
+            tails = "".join(
+                f"--- {node}\n" + (workdir / f"{node}.log").read_text(errors="replace")[-1500:]
+                for node in ids
+            )
+            raise RuntimeError(f"Sinkron cluster produced no results within {budget} s:\n{tails}")
         return list(json.loads(out_file.read_text()))
 
 

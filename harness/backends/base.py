@@ -17,7 +17,13 @@ import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from impl.errors import SinkronError
+
 Link = tuple[str, str]  # (from_node, to_node)
+
+
+class BackendError(SinkronError, RuntimeError):
+    """The backend could not do what was asked (a node would not start, a hook failed)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,27 +18,19 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
+from harness.backends import node_http
 from harness.backends.base import Backend, ClusterSpec, Link
+from harness.backends.ports import free_ports
 
 PEER_PORT = 7100
 HTTP_PORT = 7000
 CHAIN = "SINKRON"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class DockerBackend(Backend):
@@ -64,7 +56,7 @@ class DockerBackend(Backend):
         except (subprocess.CalledProcessError, RuntimeError, OSError) as error:
             raise BackendUnavailable(f"the node image could not be built: {error}") from error
         self._ids = [f"n{i}" for i in range(1, spec.nodes + 1)]
-        self._ports = {node: _free_port() for node in self._ids}
+        self._ports = dict(zip(self._ids, free_ports(len(self._ids)), strict=True))
         self._containers: dict[str, Any] = {}
         self._addresses: dict[str, str] = {}
         self._network: Any = None
@@ -128,19 +120,11 @@ class DockerBackend(Backend):
         return image
 
     async def _wait_healthy(self, node: str, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        url = self.client_url(node) + "/health"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
-            while time.monotonic() < deadline:
-                try:
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                except (TimeoutError, aiohttp.ClientError):
-                    pass
-                if await self._status(node) in {"exited", "dead"}:
-                    break  # it will not get healthy by waiting: say why now
-                await asyncio.sleep(0.2)
+        async def exited() -> bool:  # it will not get healthy by waiting: say why now
+            return await self._status(node) in {"exited", "dead"}
+
+        if await node_http.wait_healthy(self.client_url(node), timeout_s=timeout_s, gave_up=exited):
+            return
         logs = await asyncio.to_thread(self._containers[node].logs, tail=20)
         raise RuntimeError(
             f"{node} did not become healthy (container {await self._status(node)}):\n"
@@ -241,12 +225,7 @@ class DockerBackend(Backend):
         return [line for line in output.splitlines() if "DROP" in line]
 
     async def set_clock_offset(self, node: str, offset_ms: int) -> None:
-        url = self.client_url(node) + "/_test/clock"
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
-            session.put(url, json={"offset_ms": offset_ms}) as response,
-        ):
-            response.raise_for_status()
+        await node_http.set_clock_offset(node, self.client_url(node), offset_ms)
 
     async def collect_logs(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

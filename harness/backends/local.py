@@ -37,21 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-import aiohttp
-
-from harness.backends.base import Backend, ClusterSpec, Link
+from harness.backends import node_http
+from harness.backends.base import Backend, BackendError, ClusterSpec, Link
 from harness.backends.ports import plan_ports
 from harness.backends.relay import RelayNetwork
-from impl.errors import SinkronError
 
 NetMode = Literal["relay", "netns"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_NODE_COMMAND = (sys.executable, "-m", "impl.runtime")
 LOG_TAIL_LINES = 30
-
-
-class BackendError(SinkronError, RuntimeError):
-    """The backend could not do what was asked (a node would not start, a hook failed)."""
 
 
 class NodeStartError(BackendError):
@@ -282,21 +276,7 @@ class LocalBackend(Backend):
         await self.network.heal()
 
     async def set_clock_offset(self, node: str, offset_ms: int) -> None:
-        url = f"{self.client_url(node)}/_test/clock"
-        timeout = aiohttp.ClientTimeout(total=5)
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.put(url, json={"offset_ms": int(offset_ms)}) as response,
-            ):
-                body = await response.text()
-                if response.status >= 300:
-                    raise BackendError(
-                        f"{node}: PUT /_test/clock gave {response.status}: {body[:200]}"
-                        " (was the node started with SINKRON_TEST_HOOKS=1?)"
-                    )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise BackendError(f"{node}: PUT /_test/clock failed: {error!r}") from error
+        await node_http.set_clock_offset(node, self.client_url(node), offset_ms)
 
     async def collect_logs(self, dest: Path) -> None:
         dest = Path(dest)
@@ -367,29 +347,27 @@ class LocalBackend(Backend):
         return env
 
     async def _wait_healthy(self, local: LocalNode) -> None:
-        url = f"{self.client_url(local.node_id)}/health"
-        deadline = time.monotonic() + self.start_timeout_s
-        timeout = aiohttp.ClientTimeout(total=1.0)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while True:
-                assert local.process is not None
-                if local.process.returncode is not None:
-                    self._forget(local)
-                    raise NodeStartError(
-                        f"{local.node_id} exited with code {local.process.returncode} before"
-                        f" answering /health; last lines of {local.log_path}:\n"
-                        + log_tail(local.log_path)
-                    )
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                if time.monotonic() > deadline:
-                    raise NodeStartError(
-                        f"{local.node_id} did not answer {url} within {self.start_timeout_s} s;"
-                        f" last lines of {local.log_path}:\n" + log_tail(local.log_path)
-                    )
-                await asyncio.sleep(0.05)
+        process = local.process
+        assert process is not None
+
+        async def exited() -> bool:
+            return process.returncode is not None
+
+        base_url = self.client_url(local.node_id)
+        if await node_http.wait_healthy(
+            base_url, timeout_s=self.start_timeout_s, poll_s=0.05, gave_up=exited
+        ):
+            return
+        if process.returncode is not None:
+            self._forget(local)
+            raise NodeStartError(
+                f"{local.node_id} exited with code {process.returncode} before"
+                f" answering /health; last lines of {local.log_path}:\n" + log_tail(local.log_path)
+            )
+        raise NodeStartError(
+            f"{local.node_id} did not answer {base_url}/health within {self.start_timeout_s} s;"
+            f" last lines of {local.log_path}:\n" + log_tail(local.log_path)
+        )
 
     def _signal(self, local: LocalNode, signum: signal.Signals) -> None:
         # Only while unreaped: a reaped pid (and its group id) may already be someone else's.

@@ -32,14 +32,12 @@ import shlex
 import shutil
 import sys
 import tempfile
-import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
+from harness.backends import node_http
 from harness.backends.base import Backend, ClusterSpec, Link
 
 CHAIN = "SINKRON"
@@ -246,17 +244,8 @@ class SshBackend(Backend):
         await self._wait_healthy(node)
 
     async def _wait_healthy(self, node: str, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        url = self.client_url(node) + "/health"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
-            while time.monotonic() < deadline:
-                try:
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                except (TimeoutError, aiohttp.ClientError):
-                    pass
-                await asyncio.sleep(0.2)
+        if await node_http.wait_healthy(self.client_url(node), timeout_s=timeout_s):
+            return
         tail = await self._run(node, f"tail -20 {self.remote_dir}/node.log", check=False)
         raise RuntimeError(f"{node} did not become healthy in {timeout_s:.0f} s:\n{tail}")
 
@@ -300,12 +289,7 @@ class SshBackend(Backend):
         await self._run(node, " && ".join(commands))
 
     async def set_clock_offset(self, node: str, offset_ms: int) -> None:
-        url = self.client_url(node) + "/_test/clock"
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
-            session.put(url, json={"offset_ms": offset_ms}) as response,
-        ):
-            response.raise_for_status()
+        await node_http.set_clock_offset(node, self.client_url(node), offset_ms)
 
     async def collect_logs(self, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)

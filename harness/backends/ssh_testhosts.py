@@ -20,15 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.backends.ports import free_ports
 from harness.backends.ssh import Host
 
 BASE_IMAGE = "sinkron-base:bookworm"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(slots=True)
@@ -75,7 +70,7 @@ def create(count: int = 3, *, image: str = BASE_IMAGE) -> SshTestHosts:
     )
     for number in range(1, count + 1):
         name = f"sinkron-{run_id}-host{number}"
-        ssh_port, http_port = _free_port(), _free_port()
+        ssh_port, http_port = free_ports(2)
         containers.append(
             client.containers.run(
                 image,

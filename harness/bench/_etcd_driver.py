@@ -11,7 +11,6 @@ import base64
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,22 +20,18 @@ from pathlib import Path
 
 import aiohttp
 
+from harness.backends.ports import free_ports
+
 
 def etcd_available() -> bool:
     return shutil.which("etcd") is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def etcd_cluster(nodes: int = 3) -> Iterator[list[str]]:
     """Start an etcd cluster (fsync on, etcd's default); yields the client URLs."""
-    client_ports = [_free_port() for _ in range(nodes)]
-    peer_ports = [_free_port() for _ in range(nodes)]
+    ports = free_ports(2 * nodes)
+    client_ports, peer_ports = ports[:nodes], ports[nodes:]
     initial = ",".join(f"e{i}=http://127.0.0.1:{peer_ports[i]}" for i in range(nodes))
     with tempfile.TemporaryDirectory(prefix="etcd-bench-") as tmp:
         processes = []

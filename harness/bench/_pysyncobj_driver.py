@@ -6,23 +6,18 @@ Bench env only (``pip install .[bench]``); never imported by the product.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from harness.backends.ports import free_ports
 
 
 def run_pysyncobj(plan: list[dict[str, Any]], *, batch: bool) -> list[dict[str, Any]]:
     """Run every case of ``plan`` (concurrency, payload_bytes, seconds) on one 3-node cluster."""
-    addresses = [f"127.0.0.1:{_free_port()}" for _ in range(3)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(3)]
     with tempfile.TemporaryDirectory(prefix="pysyncobj-bench-") as tmp:
         workdir = Path(tmp)
         plan_file, out_file = workdir / "plan.json", workdir / "out.json"

@@ -20,6 +20,8 @@ from typing import Any
 
 from pysyncobj import SyncObj, SyncObjConf, replicated
 
+from harness.bench._cluster import quantile_ms
+
 
 class BenchObject(SyncObj):
     def __init__(self, self_address: str, partners: list[str], conf: SyncObjConf) -> None:
@@ -30,11 +32,6 @@ class BenchObject(SyncObj):
     def apply_payload(self, payload: bytes) -> int:
         self.applied += 1
         return len(payload)
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def run_case(
@@ -79,8 +76,8 @@ def run_case(
         slots.acquire(timeout=5)
     return {
         "ops_per_s": done_count / elapsed,
-        "p50_ms": _quantile(snapshot, 0.50) * 1000,
-        "p99_ms": _quantile(snapshot, 0.99) * 1000,
+        "p50_ms": quantile_ms(snapshot, 0.50),
+        "p99_ms": quantile_ms(snapshot, 0.99),
         "failures": failures[0],
     }
 

@@ -14,13 +14,14 @@ import contextlib
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness.backends.ports import free_ports
 
 TITLE = "Raft replication inside the leader process: Sinkron vs PySyncObj (3 local processes)"
 CONCURRENCY = (1, 32, 512, 8192)
@@ -36,15 +37,11 @@ def _plan() -> list[dict[str, Any]]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def run_sinkron(plan: list[dict[str, Any]], *, fsync: bool) -> list[dict[str, Any]]:
     ids = ["n1", "n2", "n3"]
-    ports = {node: _free_port() for node in ids}
+    free = free_ports(2 * len(ids))  # one call: the ports are distinct
+    ports = dict(zip(ids, free[: len(ids)], strict=True))
+    http_ports = dict(zip(ids, free[len(ids) :], strict=True))
     peers = ",".join(f"{node}=127.0.0.1:{ports[node]}" for node in ids)
     with tempfile.TemporaryDirectory(prefix="sinkron-repl-bench-") as tmp:
         workdir = Path(tmp)
@@ -58,7 +55,7 @@ def run_sinkron(plan: list[dict[str, Any]], *, fsync: bool) -> list[dict[str, An
                 "SINKRON_PEERS": peers,
                 "SINKRON_PEER_HOST": "127.0.0.1",
                 "SINKRON_PEER_PORT": str(ports[node]),
-                "SINKRON_HTTP_PORT": str(_free_port()),
+                "SINKRON_HTTP_PORT": str(http_ports[node]),
                 "SINKRON_DATA_DIR": str(workdir / node),
                 "SINKRON_CLUSTER_ID": "bench",
                 "SINKRON_CLUSTER_SECRET": "bench-secret",

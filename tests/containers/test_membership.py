@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from harness.backends.ports import free_ports
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,16 +35,10 @@ def _compose_command() -> list[str]:
     pytest.skip("neither docker-compose nor `docker compose` is installed: skipped")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Compose:
     def __init__(self, image: str, workdir: Path) -> None:
         self.project = "sinkronm" + uuid.uuid4().hex[:6]
-        self.ports = {f"n{i}": _free_port() for i in range(1, 5)}
+        self.ports = dict(zip([f"n{i}" for i in range(1, 5)], free_ports(4), strict=True))
         env_file = workdir / "compose.env"
         env_file.write_text(
             f"SINKRON_IMAGE={image}\nSINKRON_CLUSTER_SECRET=membership-test\n"

@@ -114,10 +114,24 @@ class AsyncClient(LocksMixin):
     def _get_session(self) -> aiohttp.ClientSession:
         # Created lazily so that the session belongs to the loop that uses it.
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
+            # aiohttp silently re-sends an idempotent request (PUT, DELETE, GET) once when a
+            # reused keep-alive connection drops; if that second try is refused, the error
+            # says "not connected" although the first try reached the node and may have been
+            # applied (a write reported as a definite failure: found by a kill run). Turn the
+            # re-send off; where aiohttp has no switch, never reuse connections instead.
+            session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0),
                 headers={"content-type": "application/json"},
             )
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
+            else:  # no switch in this aiohttp: never reuse a connection, so no re-send
+                asyncio.get_running_loop().create_task(session.close())
+                session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=0, force_close=True),
+                    headers={"content-type": "application/json"},
+                )
+            self._session = session
         return self._session
 
     # ---- key/value (API.md /kv) -------------------------------------------------

@@ -68,6 +68,16 @@ SETTINGS: tuple[Setting, ...] = (
         default="4096",
         help="per-peer outgoing frame queue; the oldest Raft message is dropped when full",
     ),
+    Setting(
+        name="MAX_INFLIGHT_PROPOSALS",
+        default="1024",
+        help="leader: proposals appended but not yet applied before new ones answer 503 overloaded",
+    ),
+    Setting(
+        name="MAX_INFLIGHT_BYTES",
+        default=str(64 * 1024 * 1024),
+        help="leader: bytes of commands awaiting their outcome before new ones answer 503",
+    ),
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -93,6 +103,8 @@ class Settings:
     request_timeout_ms: int
     max_frame_bytes: int
     send_queue_max: int
+    max_inflight_proposals: int
+    max_inflight_bytes: int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,6 +253,12 @@ def validate(raw: Mapping[str, str | None]) -> Settings:
         ),
         max_frame_bytes=_int("SINKRON_MAX_FRAME_BYTES", text("MAX_FRAME_BYTES"), minimum=1024),
         send_queue_max=_int("SINKRON_SEND_QUEUE_MAX", text("SEND_QUEUE_MAX"), minimum=1),
+        max_inflight_proposals=_int(
+            "SINKRON_MAX_INFLIGHT_PROPOSALS", text("MAX_INFLIGHT_PROPOSALS"), minimum=1
+        ),
+        max_inflight_bytes=_int(
+            "SINKRON_MAX_INFLIGHT_BYTES", text("MAX_INFLIGHT_BYTES"), minimum=1
+        ),
     )
 
 

@@ -82,6 +82,10 @@ from impl.statemachine import StateMachine, decode_command
 
 log = logging.getLogger("sinkron.node")
 
+FLUSH_BATCH_MAX = 256  # client events stepped per loop iteration (see ``_flush``)
+STOP_WRITER_S = 5.0  # the in-flight group commit may take this long to finish on stop
+STOP_TASKS_S = 1.0  # cancelled loops (ticks, services) get this long to end
+
 
 class Node(ClientRequests):
     """A running Sinkron node; see the module docstring."""
@@ -107,6 +111,7 @@ class Node(ClientRequests):
         self.forwarder = Forwarder(self)
         self.applied_index = 0
         self.snapshot_index = 0
+        self._inflight_bytes = 0  # bytes of proposals awaiting their outcome (requests.py)
         self._request_ids = itertools.count(1)
         self._proposals: dict[int, Waiting] = {}  # request id -> waiting for Accepted/Rejected
         self._appended: dict[int, Waiting] = {}  # log index -> waiting for Apply
@@ -186,23 +191,27 @@ class Node(ClientRequests):
         return port
 
     async def stop(self) -> None:
-        """Stop ticking, finish the in-flight commit, close sockets and the database."""
+        """Stop ticking, finish the in-flight commit, close sockets and the database.
+
+        Every wait is bounded, so SIGTERM stops the node promptly even when its
+        peers are dead or blackholed: only the commit already in flight is
+        waited for (up to ``STOP_WRITER_S``), never a peer.
+        """
         self._stopping = True
         writer = self._tasks[1] if len(self._tasks) > 1 else None
-        for task in self._tasks:
-            if task is not writer:
-                task.cancel()
+        others = [task for task in self._tasks if task is not writer]
+        for task in others:
+            task.cancel()
         if writer is not None:
             self._writes_ready.set()
             with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(writer, 5.0)
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+                await asyncio.wait_for(writer, STOP_WRITER_S)
+        if others:
+            await asyncio.wait(others, timeout=STOP_TASKS_S)
         if self.transport is not None:
             await self.transport.close()
-        await self.storage.close()
         self.forwarder.fail_all()
+        await self.storage.close()
 
     # ------------------------------------------------------------------ stepping
 
@@ -289,13 +298,31 @@ class Node(ClientRequests):
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        # At most FLUSH_BATCH_MAX events per callback: the rest wait one loop iteration,
+        # so timers (ticks) and peer traffic (heartbeat answers) are served in between
+        # however many clients are proposing; a starved leader would lose leadership.
         self._flush_scheduled = False
-        inbox, self._inbox = self._inbox, []
-        for event in inbox:
+        inbox = self._inbox
+        if len(inbox) > FLUSH_BATCH_MAX:
+            batch, self._inbox = inbox[:FLUSH_BATCH_MAX], inbox[FLUSH_BATCH_MAX:]
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        else:
+            batch, self._inbox = inbox, []
+        for event in batch:
             self._step(event)
         self._flush_outbox()  # the batch's appends leave now, not an iteration later
 
     async def _tick_loop(self) -> None:
+        """Step one ``Tick`` per tick interval of the monotonic clock.
+
+        A leader whose loop iterations grow long under client load steps every
+        tick that came due at once, so its heartbeats keep the wall-clock pace
+        the followers' election timeouts assume; stepping one tick per
+        iteration stretched them past the timeout and cost it its leadership.
+        Other roles keep one tick per iteration: a follower reads the peer
+        traffic that arrived in between before its election timer advances.
+        """
         interval = self.settings.tick_ms / 1000
         deadline = self.clock.monotonic()
         while True:
@@ -305,6 +332,9 @@ class Node(ClientRequests):
                 deadline = self.clock.monotonic()
             await asyncio.sleep(max(delay, 0))
             self._step(Tick())
+            while self.raft.role is Role.LEADER and (deadline + interval <= self.clock.monotonic()):
+                deadline += interval
+                self._step(Tick())
 
     async def _writer_loop(self) -> None:
         while True:

@@ -9,6 +9,15 @@ index), ``ReadReady`` then "applied up to that index" for a read, and
 ``Rejected`` for either. Every wait is bounded by the request timeout and
 ends in ``OutcomeUnknown`` (outcomes.py). A follower forwards to the leader
 (forwarding.py); the leader stamps proposals with its clock (log time).
+
+Backpressure: the leader admits a proposal only while fewer than
+``SINKRON_MAX_INFLIGHT_PROPOSALS`` entries are proposed but not yet applied
+(counted from the log, so entries whose client gave up still count) and the
+commands awaiting an outcome hold fewer than ``SINKRON_MAX_INFLIGHT_BYTES``.
+Beyond that it answers ``Overloaded`` at once (a 503: certainly not
+appended, retry later) instead of queueing without limit: an unbounded queue
+only turns overload into timeouts, and a leader whose event loop is saturated
+stops serving heartbeats and loses its leadership.
 """
 
 from __future__ import annotations
@@ -33,6 +42,13 @@ if TYPE_CHECKING:
 LEADER_WAIT_S_MAX = 1.0
 
 
+class Overloaded(Unavailable):
+    """The leader refused a proposal: too many are in flight. It did not take effect; retry.
+
+    Its HTTP code stays ``unavailable`` (503), like every refusal before appending.
+    """
+
+
 @dataclass(slots=True)
 class Waiting:
     future: asyncio.Future[Any]
@@ -51,6 +67,7 @@ class ClientRequests:
     forwarder: Forwarder
     request_timeout_s: float
     applied_index: int
+    _inflight_bytes: int
     _request_ids: itertools.count[int]
     _proposals: dict[int, Waiting]
     _reads: dict[int, Waiting]
@@ -105,13 +122,45 @@ class ClientRequests:
             raise Unavailable("not the leader", leader=self.raft.leader_id)
         if service not in self.services:
             raise Unavailable(f"no service {service!r} on this node")
-        command = Command(service=service, op=op, stamp_ms=self.clock.wall_ms())
+        self._admit_count()  # first: a refusal must cost next to nothing
+        data = encode_command(Command(service=service, op=op, stamp_ms=self.clock.wall_ms()))
+        self._admit_bytes(len(data))
         rid = next(self._request_ids)
         waiting = Waiting(future=asyncio.get_running_loop().create_future())
         self._proposals[rid] = waiting
         self.metrics.proposals.labels(service=service).inc()
-        self._submit(Propose(request_id=rid, data=encode_command(command)))
-        return await self._await_outcome(waiting.future, rid, self._proposals, timeout_s)
+        self._submit(Propose(request_id=rid, data=data))
+        self._inflight_bytes += len(data)
+        try:
+            return await self._await_outcome(waiting.future, rid, self._proposals, timeout_s)
+        finally:
+            self._inflight_bytes -= len(data)
+
+    def _admit_count(self) -> None:
+        """Raise ``Overloaded`` when the log holds the most unapplied entries allowed."""
+        bound = self.settings.max_inflight_proposals
+        # Not yet stepped, plus appended but not applied (whoever still waits for them).
+        entries = len(self._proposals) + self.raft.last_index - self.applied_index
+        if entries >= bound:
+            raise Overloaded(
+                f"overloaded: {entries} proposals in flight "
+                f"(SINKRON_MAX_INFLIGHT_PROPOSALS={bound}); retry later",
+                leader=self.node_id,
+            )
+
+    def _admit_bytes(self, size: int) -> None:
+        """Raise ``Overloaded`` when ``size`` more bytes would exceed the in-flight byte bound.
+
+        A lone command larger than the bound is still admitted when nothing else
+        is in flight, so every command the frame size allows can be written.
+        """
+        settings = self.settings
+        if self._inflight_bytes and self._inflight_bytes + size > settings.max_inflight_bytes:
+            raise Overloaded(
+                f"overloaded: {self._inflight_bytes} bytes of commands in flight "
+                f"(SINKRON_MAX_INFLIGHT_BYTES={settings.max_inflight_bytes}); retry later",
+                leader=self.node_id,
+            )
 
     async def change_membership(self, kind: ConfigChangeKind, node: str) -> Any:
         if not self.is_leader():

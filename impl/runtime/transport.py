@@ -44,6 +44,7 @@ DRAIN_ABOVE_BYTES = 16 * 1024
 BACKOFF_MIN_S = 0.02
 BACKOFF_MAX_S = 1.0
 HANDSHAKE_MAX_FRAME_BYTES = 4096
+CLOSE_TIMEOUT_S = 1.0
 
 FrameHandler = Callable[[str, Any], None]
 
@@ -96,9 +97,16 @@ class PeerLink:
             waiter.set_result(None)
 
     async def close(self) -> None:
-        self._task.cancel()
+        self.abort()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
+            await asyncio.wait_for(self._task, CLOSE_TIMEOUT_S)
+
+    def abort(self) -> None:
+        """Cancel the link's task and drop its socket without flushing (stop, re-address)."""
+        self._task.cancel()
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN_S
@@ -305,15 +313,22 @@ class PeerTransport:
             decoder.raise_pending()
 
     async def close(self) -> None:
+        """Stop listening and drop every link, waiting at most about ``CLOSE_TIMEOUT_S``.
+
+        Sockets are aborted, not drained: a stopping node owes a dead or
+        blackholed peer nothing (Raft tolerates the loss), and must not hang on it.
+        """
         if self._server is not None:
             self._server.close()
-        for link in list(self.links.values()):
-            await link.close()
-        for task in list(self._inbound):
+        tasks = [link._task for link in self.links.values()] + list(self._inbound)
+        for link in self.links.values():
+            link.abort()
+        for task in self._inbound:
             task.cancel()
-        for task in list(self._inbound):
-            with contextlib.suppress(BaseException):
-                await task
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+            if stuck:
+                log.warning("%d peer connection tasks did not stop in time", len(stuck))
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT_S)

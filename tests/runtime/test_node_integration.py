@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,6 +148,22 @@ def test_acknowledged_writes_survive_kill_9_of_the_leader(tmp_path: Path) -> Non
         for key, value in acknowledged.items():
             assert http("GET", f"{cluster.url(leader)}/kv/{key}") == (200, {"value": value})
         assert cluster.stop(survivors[1]) == 0  # SIGTERM is a clean exit
+    finally:
+        cluster.close()
+
+
+def test_sigterm_stops_promptly_when_every_peer_is_gone(tmp_path: Path) -> None:
+    """The last node standing exits 0 within seconds of SIGTERM, though its links are down."""
+    cluster = LocalCluster(tmp_path).start()
+    try:
+        leader = cluster.leader()
+        assert http("PUT", f"{cluster.url(leader)}/kv/k", {"value": 1})[0] == 200
+        for node in [n for n in cluster.ids if n != leader]:
+            cluster.kill(node)
+        time.sleep(1.0)  # its links notice, redial and back off; it loses leadership
+        started = time.monotonic()
+        assert cluster.stop(leader) == 0
+        assert time.monotonic() - started < 5.0
     finally:
         cluster.close()
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from impl.runtime.outcomes import RequestOutcome
@@ -27,8 +29,22 @@ class BadRequest(Exception):
         self.message = message
 
 
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """``data`` as an ``application/json; charset=utf-8`` response.
+
+    orjson encodes in a tenth of the stdlib's time (CPU per request on the
+    leader bounds throughput); what it refuses (integers beyond 64 bits, lone
+    surrogates, non-string keys) the stdlib encodes, as it always did.
+    """
+    try:
+        body = orjson.dumps(data)
+    except TypeError:
+        body = json.dumps(data).encode()
+    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
+
+
 def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": code, "message": message, **extra}, status=status)
+    return json_response({"error": code, "message": message, **extra}, status=status)
 
 
 class _NonFinite(ValueError):
@@ -47,6 +63,31 @@ def _finite_float(literal: str) -> float:
     return value
 
 
+# Built once: json.loads with hooks builds a new decoder per call (half its cost on small bodies).
+_DECODER = json.JSONDecoder(parse_constant=_non_finite, parse_float=_finite_float)
+# 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# At most 512 levels fit in 1 KiB, which the stdlib decodes without a RecursionError too.
+_FAST_MAX = 1024
+
+
+def _decode(raw: bytes) -> Any:
+    """JSON text to a value with the stdlib's semantics (and the hooks above).
+
+    Fast path: orjson for short bodies without long digit runs. It is strict
+    RFC 8259 and rejects everything the stdlib path treats specially (NaN,
+    Infinity, 1e400, a BOM, UTF-16, lone surrogates), so any input it refuses
+    is decoded again by the stdlib, which then accepts it or raises the error
+    the 400 names; what it accepts decodes to the same value.
+    """
+    if len(raw) <= _FAST_MAX and _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object.
 
@@ -59,7 +100,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("body", f"body larger than {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw, parse_constant=_non_finite, parse_float=_finite_float)
+        body = _decode(raw)
     except _NonFinite as error:
         raise BadRequest("body", str(error)) from None
     except (ValueError, UnicodeDecodeError):

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impl.runtime.api.common import BadRequest, error_response, json_body, path_key, require
+from impl.runtime.api.common import (
+    BadRequest,
+    error_response,
+    json_body,
+    json_response,
+    path_key,
+    require,
+)
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
@@ -31,7 +38,7 @@ def _token(body: dict[str, Any]) -> int:
 
 def _answer(result: Any) -> web.Response:
     if isinstance(result, dict) and result.get("ok"):
-        return web.json_response({k: result[k] for k in ("value", "token") if k in result})
+        return json_response({k: result[k] for k in ("value", "token") if k in result})
     error = result.get("error") if isinstance(result, dict) else None
     if error == "fenced":
         return error_response(

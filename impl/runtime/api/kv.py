@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from impl.runtime.api.common import error_response, json_body, path_key, require
+from impl.runtime.api.common import error_response, json_body, json_response, path_key, require
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def _result_response(result: Any) -> web.Response:
     if isinstance(result, dict) and result.get("ok"):
-        return web.json_response({"value": result.get("value")})
+        return json_response({"value": result.get("value")})
     if isinstance(result, dict) and result.get("error") == "not-found":
         return error_response(404, "not-found", "no such key")
     if isinstance(result, dict) and result.get("error") == "cas-mismatch":

@@ -28,6 +28,7 @@ from impl.runtime.api.common import (
     BadRequest,
     error_response,
     json_body,
+    json_response,
     path_key,
     require,
 )
@@ -86,7 +87,7 @@ def _answer(result: Any) -> web.Response:
         return error_response(500, "internal", f"unexpected lock result {result!r}")
     if result.get("ok"):
         shown = {k: result[k] for k in ("token", "mode", "expires_at_ms") if k in result}
-        return web.json_response(shown)
+        return json_response(shown)
     error = result.get("error")
     if error == "deadlock":
         return error_response(
@@ -158,13 +159,13 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
         op = _token_op("keepalive", path_key(request, "name"), await json_body(request))
         result = await host.propose(SERVICE, op)
         if isinstance(result, dict) and result.get("ok"):
-            return web.json_response({"expires_at_ms": result["expires_at_ms"]})
+            return json_response({"expires_at_ms": result["expires_at_ms"]})
         return _answer(result)
 
     @routes.get("/locks/{name}")
     async def show(request: web.Request) -> web.Response:
         result = await host.read(SERVICE, {"f": "lock", "name": path_key(request, "name")})
-        return web.json_response({"holders": result["holders"], "waiters": result["waiters"]})
+        return json_response({"holders": result["holders"], "waiters": result["waiters"]})
 
 
 async def _pending(host: ServiceHost) -> dict[str, Any]:

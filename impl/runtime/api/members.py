@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from impl.raft.events import ConfigChangeKind
-from impl.runtime.api.common import BadRequest, error_response, json_body, path_key, require
+from impl.runtime.api.common import (
+    BadRequest,
+    error_response,
+    json_body,
+    json_response,
+    path_key,
+    require,
+)
 from impl.runtime.members import parse_address
 from impl.runtime.outcomes import Unavailable
 
@@ -87,10 +94,10 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
             except Unavailable as error:
                 # The learner WAS added (that committed); only the promotion is pending.
                 message = f"added as a learner, not promoted yet ({error}); retry the promotion"
-                return web.json_response(
+                return json_response(
                     {"id": node, "peer_address": address, "voter": False, "message": message}
                 )
-        return web.json_response({"id": node, "peer_address": address, "voter": promote})
+        return json_response({"id": node, "peer_address": address, "voter": promote})
 
     @routes.post("/cluster/members/{id}/promote")
     async def promote(request: web.Request) -> web.Response:
@@ -98,11 +105,11 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
         _must_lead(host)
         voters, learners = _membership(host)
         if node in voters:
-            return web.json_response({"id": node, "voter": True})  # idempotent
+            return json_response({"id": node, "voter": True})  # idempotent
         if node not in learners:
             return _unknown(node)
         await _promote_when_ready(host, node, 10.0)
-        return web.json_response({"id": node, "voter": True})
+        return json_response({"id": node, "voter": True})
 
     @routes.delete("/cluster/members/{id}")
     async def remove(request: web.Request) -> web.Response:
@@ -112,7 +119,7 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
         if node not in voters | learners:
             return _unknown(node)
         await _change(host, ConfigChangeKind.REMOVE, node)
-        return web.json_response({"id": node, "removed": True})
+        return json_response({"id": node, "removed": True})
 
 
 # host:port with a port of 1..65535, as parse_address accepts it

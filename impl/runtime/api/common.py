@@ -10,13 +10,19 @@ from __future__ import annotations
 import json
 import math
 import re
+from types import ModuleType
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from impl.runtime.outcomes import RequestOutcome
 from impl.values import pack_value
+
+orjson: ModuleType | None
+try:  # a dependency of the package; a node image built without it keeps the stdlib path
+    import orjson
+except ImportError:  # pragma: no cover - exercised only in such images
+    orjson = None
 
 MAX_BODY_BYTES = 1 << 20
 MAX_DEPTH = 64  # values nest at most this deep (JSON and msgpack decoders recurse)
@@ -37,7 +43,7 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     surrogates, non-string keys) the stdlib encodes, as it always did.
     """
     try:
-        body = orjson.dumps(data)
+        body = orjson.dumps(data) if orjson is not None else json.dumps(data).encode()
     except TypeError:
         body = json.dumps(data).encode()
     return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
@@ -80,7 +86,7 @@ def _decode(raw: bytes) -> Any:
     is decoded again by the stdlib, which then accepts it or raises the error
     the 400 names; what it accepts decodes to the same value.
     """
-    if len(raw) <= _FAST_MAX and _LONG_DIGITS.search(raw) is None:
+    if orjson is not None and len(raw) <= _FAST_MAX and _LONG_DIGITS.search(raw) is None:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -104,20 +104,30 @@ def leader_append_only(before: ClusterSnapshot, after: ClusterSnapshot) -> bool:
         old = earlier.get(node.id)
         if old is None or old.term != node.term:
             continue
-        if node.last_index < old.last_index:
+        _check_only_appended(old, node)
+    return True
+
+
+def _check_only_appended(old: NodeSnapshot, node: NodeSnapshot) -> None:
+    if node.last_index < old.last_index:
+        raise _fail(
+            "leader_append_only",
+            f"leader {node.id} of term {node.term} shrank its log from "
+            f"{old.last_index} to {node.last_index}",
+        )
+    # Fast path: the entries both snapshots hold, compared at once (identity first).
+    low = max(old.snapshot_index, node.snapshot_index) + 1
+    held_before = old.entries[low - old.snapshot_index - 1 :]
+    held_now = node.entries[low - node.snapshot_index - 1 : old.last_index - node.snapshot_index]
+    if held_before == held_now:
+        return
+    for entry in old.entries:
+        now = node.entry_at(entry.index)
+        if now is not None and now != entry:
             raise _fail(
                 "leader_append_only",
-                f"leader {node.id} of term {node.term} shrank its log from "
-                f"{old.last_index} to {node.last_index}",
+                f"leader {node.id} of term {node.term} replaced {entry} with {now}",
             )
-        for entry in old.entries:
-            now = node.entry_at(entry.index)
-            if now is not None and now != entry:
-                raise _fail(
-                    "leader_append_only",
-                    f"leader {node.id} of term {node.term} replaced {entry} with {now}",
-                )
-    return True
 
 
 def one_vote_per_term(votes: Iterable[tuple[NodeId, int, NodeId]]) -> bool:
@@ -156,18 +166,25 @@ def leader_completeness(
     """
     top = max(committed, default=0) if committed_index_max is None else committed_index_max
     for leader in snapshot.leaders():
-        for index in range(leader.snapshot_index + 1, top + 1):
-            known = committed.get(index)
-            if known is None or known.known_in_term >= leader.term:
-                continue
-            held = leader.entry_at(index)
-            if held != known.entry:
-                raise _fail(
-                    "leader_completeness",
-                    f"leader {leader.id} of term {leader.term} holds {held} at index "
-                    f"{index}, but {known.entry} was committed by term {known.known_in_term}",
-                )
+        _check_holds_committed(leader, committed, range(leader.snapshot_index + 1, top + 1))
     return True
+
+
+def _check_holds_committed(
+    leader: NodeSnapshot, committed: Mapping[int, CommittedEntry], indices: Iterable[int]
+) -> None:
+    """leader_completeness for one leader over ``indices`` (ascending, above its snapshot)."""
+    for index in indices:
+        known = committed.get(index)
+        if known is None or known.known_in_term >= leader.term:
+            continue
+        held = leader.entry_at(index)
+        if held != known.entry:
+            raise _fail(
+                "leader_completeness",
+                f"leader {leader.id} of term {leader.term} holds {held} at index "
+                f"{index}, but {known.entry} was committed by term {known.known_in_term}",
+            )
 
 
 def state_machine_safety(applied: Mapping[NodeId, Iterable[Entry]]) -> bool:
@@ -265,3 +282,120 @@ class Observer:
         if self.previous is not None:
             leader_append_only(self.previous, snapshot)
         self.previous = snapshot
+
+
+def _only_appended(old: NodeSnapshot, new: NodeSnapshot) -> bool:
+    """``new`` holds every entry of ``old`` above its own snapshot point, unchanged."""
+    if new.snapshot_index < old.snapshot_index or new.last_index < old.last_index:
+        return False
+    low = new.snapshot_index + 1
+    return (
+        old.entries[max(low - old.snapshot_index - 1, 0) :]
+        == (new.entries[: old.last_index - new.snapshot_index])
+    )
+
+
+def _same_log(a: NodeSnapshot, b: NodeSnapshot) -> bool:
+    """The log part of two node snapshots is the same value (``is``: one shared tuple)."""
+    return (
+        a.entries is b.entries
+        and a.snapshot_index == b.snapshot_index
+        and a.snapshot_term == b.snapshot_term
+    )
+
+
+@dataclass(slots=True)
+class IncrementalObserver(Observer):
+    """An ``Observer`` whose ``observe_snapshot`` redoes only the work whose inputs changed.
+
+    Same verdicts, same first violation and message as ``Observer`` on every
+    sequence of calls (tests/sim/test_incremental_observer.py runs both on
+    random simulations, with and without injected violations). Why skipping is
+    sound: every predicate is a function of values, and ``_trusted`` is the
+    last snapshot that passed every check (None after a violation, so the next
+    call checks everything). A node whose log part (snapshot point and entries
+    tuple) is the *same object* as in ``_trusted`` has the same log, since
+    snapshots are immutable; the simulator reuses a node's ``NodeSnapshot``
+    and its ``RaftLog``'s entries tuple while nothing changed, and holding
+    ``_trusted`` keeps those objects alive, so ``is`` never matches a recycled id.
+
+    * observe_role and the committed scan: a node object identical to the one
+      in ``_trusted`` was fed to them then; repeating it changes nothing.
+    * log_matching: a pair of nodes whose logs both equal their logs in
+      ``_trusted`` passed then; pairs are checked in the same order, so the
+      first failing pair is the same one.
+    * leader_completeness: a leader of the same term as in ``_trusted`` whose
+      log only grew since (every entry it held then, above its snapshot point,
+      is unchanged) passed for the committed map of then, so only the indices
+      whose committed record changed since (``_committed_changes``) are
+      checked, ascending, so the first failing index is the same one. Its new
+      entries need no check of their own: at an index it did not hold then,
+      the check passed only because nothing was committed there by an older
+      term, and if that changed, the index is in ``_committed_changes``.
+    * leader_append_only: a leader whose log did not change only appended.
+    * election_safety: cheap, always run in full.
+    """
+
+    _trusted: ClusterSnapshot | None = None
+    _committed_changes: list[int] = field(default_factory=list)  # indices, in change order
+    _changes_checked: int = 0  # len(_committed_changes) when ``_trusted`` passed
+
+    def observe_committed(self, node_id: NodeId, entry: Entry, term: int) -> None:
+        known = self.committed.get(entry.index)
+        Observer.observe_committed(self, node_id, entry, term)
+        if self.committed.get(entry.index) is not known:
+            self._committed_changes.append(entry.index)
+
+    def observe_snapshot(self, snapshot: ClusterSnapshot) -> None:
+        self.snapshots_seen += 1
+        trusted, self._trusted = self._trusted, None  # set again only if every check passes
+        before = {node.id: node for node in trusted.nodes} if trusted is not None else {}
+        same_log: set[NodeId] = set()
+        for node in snapshot.nodes:
+            old = before.get(node.id)
+            if old is not None and _same_log(old, node):
+                same_log.add(node.id)
+            if node is old:
+                continue
+            self.observe_role(node.id, node.role, node.term)
+            scanned = self._commit_scanned.get(node.id, 0)
+            if scanned > node.commit_index:  # the node restarted and forgot its commit index
+                scanned = 0
+            for index in range(max(node.snapshot_index, scanned) + 1, node.commit_index + 1):
+                entry = node.entry_at(index)
+                if entry is not None:
+                    self.observe_committed(node.id, entry, node.term)
+            self._commit_scanned[node.id] = node.commit_index
+        election_safety(snapshot)
+        nodes = snapshot.nodes
+        for i, a in enumerate(nodes):
+            a_same = a.id in same_log
+            for b in nodes[i + 1 :]:
+                if not (a_same and b.id in same_log):
+                    _check_pair_matches(a, b)
+        leaders = snapshot.leaders()
+        changed = sorted(set(self._committed_changes[self._changes_checked :]))
+        for leader in leaders:
+            old = before.get(leader.id)
+            indices: Iterable[int]
+            if (
+                old is not None
+                and old.role is Role.LEADER
+                and old.term == leader.term
+                and (leader.id in same_log or _only_appended(old, leader))
+            ):
+                indices = [index for index in changed if index > leader.snapshot_index]
+            else:
+                indices = range(leader.snapshot_index + 1, self.committed_index_max + 1)
+            _check_holds_committed(leader, self.committed, indices)
+        if self.previous is not None:
+            earlier = {node.id: node for node in self.previous.leaders()}
+            for leader in leaders:
+                old = earlier.get(leader.id)
+                if old is None or old.term != leader.term:
+                    continue
+                if not (trusted is self.previous and leader.id in same_log):
+                    _check_only_appended(old, leader)
+        self.previous = snapshot
+        self._trusted = snapshot
+        self._changes_checked = len(self._committed_changes)

@@ -55,10 +55,11 @@ from impl.raft.types import (
     Term,
 )
 from impl.statemachine import decode_command
-from spec.invariants import InvariantViolation, Observer
+from spec.invariants import IncrementalObserver, InvariantViolation, Observer
 from spec.snapshot import ClusterSnapshot, NodeSnapshot
 
 Reply = Accepted | ReadReady | Rejected
+_TICK = Tick()  # an immutable event without fields: one instance serves every tick
 NodeFactory = Callable[[NodeId, RaftConfig, RestoredState, Callable[[int, int], int]], Any]
 
 
@@ -123,7 +124,8 @@ class SimCluster:
         self.disk_delay = disk_delay
         self.now = 0
         self.listener: ClusterListener = _NoListener()
-        self.observer = Observer()
+        self.observer: Observer = IncrementalObserver()
+        self._node_snapshots: dict[NodeId, tuple[NodeSnapshot, Snapshot | None]] = {}
         self.steps = 0
         self._request_id = 0
         bootstrap = ClusterConfig(voters=frozenset(voters))
@@ -205,13 +207,15 @@ class SimCluster:
             effects = raft.step(event)
         except Exception as error:
             raise NodeFailed(node_id, event, error) from error
-        self.observer.observe_role(node_id, raft.role, raft.term)
-        self._carry_out(node_id, slot, effects)
+        if raft.role is Role.LEADER:  # observe_role looks at leaders only
+            self.observer.observe_role(node_id, Role.LEADER, raft.term)
+        if effects:
+            self._carry_out(node_id, slot, effects)
         while self.retire_pending:
             self.retire(self.retire_pending.pop())
 
     def tick(self, node_id: NodeId) -> None:
-        self.step(node_id, Tick())
+        self.step(node_id, _TICK)
 
     def deliver(self, message: Message) -> None:
         slot = self.slots.get(message.to_id)
@@ -237,34 +241,60 @@ class SimCluster:
 
     def complete_due_writes(self, now: int) -> None:
         for node_id, slot in list(self.slots.items()):
-            while slot.storage.pending and slot.storage.pending[0].done_at <= now:
+            pending = slot.storage.pending  # cleared in place by a crash, never replaced
+            while pending and pending[0].done_at <= now:
                 self.complete_write(node_id)
+
+    def next_write_due(self) -> int | None:
+        """When the earliest unfinished write of any node becomes durable (None: no writes)."""
+        due = None
+        for slot in self.slots.values():
+            pending = slot.storage.pending
+            if pending and (due is None or pending[0].done_at < due):
+                due = pending[0].done_at
+        return due
 
     def _carry_out(self, node_id: NodeId, slot: NodeSlot, effects: list[Any]) -> None:
         barrier: PendingWrite | None = None
         for effect in effects:
-            match effect:
-                case Persist() | PersistSnapshot():
-                    if isinstance(effect, PersistSnapshot):
-                        self._record_snapshot_state(node_id, effect.snapshot)
-                    barrier = slot.storage.submit(effect, self.now + self.disk_delay())
-                case Send() | Accepted() | ReadReady() | Rejected():
-                    if barrier is not None:
-                        barrier.held.append(effect)
-                    else:
-                        self._emit(node_id, effect)
-                case Apply(entries=entries):
-                    self._apply(node_id, slot, entries)
-                case ApplySnapshot(snapshot=snapshot):
-                    assert snapshot.index >= slot.applied_index, (
-                        f"apply_order: {node_id} was told to install snapshot "
-                        f"{snapshot.index} after applying {slot.applied_index}"
-                    )
-                    assert slot.machine is not None
-                    slot.machine.restore(snapshot.data)
-                    slot.applied_index = snapshot.index
-                case _:
-                    raise AssertionError(f"unknown effect {effect!r} from {node_id}")
+            kind = type(effect)
+            if kind is Send:  # the common case first; same handling as _emit's Send branch
+                if barrier is not None:
+                    barrier.held.append(effect)
+                else:
+                    self._send(node_id, effect.message)
+            elif kind is Apply:
+                self._apply(node_id, slot, effect.entries)
+            else:
+                barrier = self._carry_out_other(node_id, slot, effect, barrier)
+
+    def _carry_out_other(
+        self, node_id: NodeId, slot: NodeSlot, effect: Any, barrier: PendingWrite | None
+    ) -> PendingWrite | None:
+        """Every effect but a plain Send or Apply; returns the write later effects wait for."""
+        match effect:
+            case Persist() | PersistSnapshot():
+                if isinstance(effect, PersistSnapshot):
+                    self._record_snapshot_state(node_id, effect.snapshot)
+                return slot.storage.submit(effect, self.now + self.disk_delay())
+            case Send() | Accepted() | ReadReady() | Rejected():
+                if barrier is not None:
+                    barrier.held.append(effect)
+                else:
+                    self._emit(node_id, effect)
+            case Apply(entries=entries):
+                self._apply(node_id, slot, entries)
+            case ApplySnapshot(snapshot=snapshot):
+                assert snapshot.index >= slot.applied_index, (
+                    f"apply_order: {node_id} was told to install snapshot "
+                    f"{snapshot.index} after applying {slot.applied_index}"
+                )
+                assert slot.machine is not None
+                slot.machine.restore(snapshot.data)
+                slot.applied_index = snapshot.index
+            case _:
+                raise AssertionError(f"unknown effect {effect!r} from {node_id}")
+        return barrier
 
     def _release(self, node_id: NodeId, write: PendingWrite) -> None:
         for effect in write.held:
@@ -272,17 +302,19 @@ class SimCluster:
 
     def _emit(self, node_id: NodeId, effect: Any) -> None:
         if isinstance(effect, Send):
-            message = effect.message
-            assert message.from_id == node_id, f"{node_id} sent {message}"
-            if (
-                isinstance(message, RequestVoteResponse)
-                and message.vote_granted
-                and not message.pre_vote
-            ):
-                self.observer.observe_vote(node_id, message.term, message.to_id)
-            self.network.send(effect.message, self.now)
+            self._send(node_id, effect.message)
         elif self.slots[node_id].raft is not None:
             self.listener.on_reply(node_id, effect)
+
+    def _send(self, node_id: NodeId, message: Message) -> None:
+        assert message.from_id == node_id, f"{node_id} sent {message}"
+        if (
+            isinstance(message, RequestVoteResponse)
+            and message.vote_granted
+            and not message.pre_vote
+        ):
+            self.observer.observe_vote(node_id, message.term, message.to_id)
+        self.network.send(message, self.now)
 
     def _apply(self, node_id: NodeId, slot: NodeSlot, entries: tuple[Entry, ...]) -> None:
         machine = slot.machine
@@ -351,25 +383,46 @@ class SimCluster:
     # -- checking ----------------------------------------------------------------------------
 
     def snapshot(self) -> ClusterSnapshot:
+        """The live nodes' state; a node whose state did not change keeps its NodeSnapshot object.
+
+        Reusing an equal immutable value is always correct, and it is what lets
+        ``IncrementalObserver`` skip the nodes that did not change (``is``).
+        """
         nodes = []
+        cache = self._node_snapshots
         for node_id, slot in self.slots.items():
             raft = slot.raft
             if raft is None:
                 continue
+            entries = raft.log_entries()
             snap = raft.snapshot
-            nodes.append(
-                NodeSnapshot(
-                    id=node_id,
-                    term=raft.term,
-                    role=raft.role,
-                    voted_for=raft.voted_for,
-                    commit_index=raft.commit_index,
-                    applied_index=Index(slot.applied_index),
-                    snapshot_index=snap.index if snap is not None else Index(0),
-                    snapshot_term=snap.term if snap is not None else Term(0),
-                    entries=tuple(raft.log_entries()),
-                )
+            cached = cache.get(node_id)
+            if cached is not None:
+                node, cached_snap = cached
+                if (
+                    node.entries is entries
+                    and cached_snap is snap
+                    and node.term == raft.term
+                    and node.role is raft.role
+                    and node.commit_index == raft.commit_index
+                    and node.applied_index == slot.applied_index
+                    and node.voted_for == raft.voted_for
+                ):
+                    nodes.append(node)
+                    continue
+            node = NodeSnapshot(
+                id=node_id,
+                term=raft.term,
+                role=raft.role,
+                voted_for=raft.voted_for,
+                commit_index=raft.commit_index,
+                applied_index=Index(slot.applied_index),
+                snapshot_index=snap.index if snap is not None else Index(0),
+                snapshot_term=snap.term if snap is not None else Term(0),
+                entries=tuple(entries),
             )
+            cache[node_id] = (node, snap)
+            nodes.append(node)
         return ClusterSnapshot(nodes=tuple(nodes))
 
     def check(self) -> None:

@@ -41,7 +41,12 @@ class LinkFaults:
 
 @dataclass(slots=True)
 class SimNetwork:
-    """Messages in flight, kept in a heap by delivery time (seq breaks ties, so runs replay)."""
+    """Messages in flight, kept in a heap by delivery time (seq breaks ties, so runs replay).
+
+    The heap holds plain ``(deliver_at, seq, message)`` tuples: ``send`` is the
+    hottest function of a simulation, so ``InFlight`` records are built only
+    when someone asks for ``in_flight`` (the Hypothesis machine).
+    """
 
     rng: random.Random
     faults: LinkFaults = field(default_factory=LinkFaults)
@@ -50,14 +55,21 @@ class SimNetwork:
     messages_sent: int = 0
     messages_delivered: int = 0
     messages_dropped: int = 0
-    _heap: list[tuple[int, int, InFlight]] = field(default_factory=list)
+    _heap: list[tuple[int, int, Message]] = field(default_factory=list)
     _gone: set[int] = field(default_factory=set)  # seqs taken out of order (Hypothesis picks)
     _seq: int = 0
 
     @property
     def in_flight(self) -> list[InFlight]:
         """Every message still in flight, in delivery-time order (a fresh list)."""
-        return [item for _, _, item in sorted(self._heap) if item.seq not in self._gone]
+        gone = self._gone
+        return [
+            InFlight(seq=seq, deliver_at=at, message=message)
+            for at, seq, message in sorted(
+                self._heap
+            )  # seqs are unique: messages are never compared
+            if seq not in gone
+        ]
 
     @property
     def in_flight_count(self) -> int:
@@ -67,20 +79,22 @@ class SimNetwork:
         """Hand a message to the network; it may be lost, duplicated or delayed."""
         self.messages_sent += 1
         faults = self.faults
-        if faults.drop_probability and self.rng.random() < faults.drop_probability:
+        rng = self.rng
+        if faults.drop_probability and rng.random() < faults.drop_probability:
             self.messages_dropped += 1
             return
         copies = 1
-        if faults.duplicate_probability and self.rng.random() < faults.duplicate_probability:
+        if faults.duplicate_probability and rng.random() < faults.duplicate_probability:
             copies = 2
-        extra = self.clogged.get(message.from_id, 0) + self.clogged.get(message.to_id, 0)
+        clogged = self.clogged
+        at = now
+        if clogged:
+            at += clogged.get(message.from_id, 0) + clogged.get(message.to_id, 0)
+        low, high = faults.delay_us_min, faults.delay_us_max
+        heap = self._heap
         for _ in range(copies):
-            delay = extra
-            if faults.delay_us_max:
-                delay += self.rng.randint(faults.delay_us_min, faults.delay_us_max)
             self._seq += 1
-            item = InFlight(seq=self._seq, deliver_at=now + delay, message=message)
-            heapq.heappush(self._heap, (item.deliver_at, item.seq, item))
+            heapq.heappush(heap, (at + rng.randint(low, high) if high else at, self._seq, message))
 
     def _arrives(self, message: Message) -> bool:
         if (message.from_id, message.to_id) in self.blocked:
@@ -104,20 +118,23 @@ class SimNetwork:
     def take_due(self, now: int) -> list[Message]:
         """Every message due by ``now``, in delivery-time order, minus the partitioned ones."""
         delivered = []
-        heap = self._heap
+        heap, gone, blocked = self._heap, self._gone, self.blocked
         while heap and heap[0][0] <= now:
-            _, seq, item = heapq.heappop(heap)
-            if seq in self._gone:
-                self._gone.discard(seq)
+            _, seq, message = heapq.heappop(heap)
+            if gone and seq in gone:
+                gone.discard(seq)
                 continue
-            if self._arrives(item.message):
-                delivered.append(item.message)
+            if blocked and (message.from_id, message.to_id) in blocked:
+                self.messages_dropped += 1
+                continue
+            delivered.append(message)
+        self.messages_delivered += len(delivered)
         return delivered
 
     def next_due(self) -> int | None:
-        heap = self._heap
-        while heap and heap[0][1] in self._gone:
-            self._gone.discard(heapq.heappop(heap)[1])
+        heap, gone = self._heap, self._gone
+        while gone and heap and heap[0][1] in gone:
+            gone.discard(heapq.heappop(heap)[1])
         return heap[0][0] if heap else None
 
     def isolate(self, groups: list[set[NodeId]], everyone: set[NodeId]) -> None:

@@ -136,19 +136,28 @@ class Simulator:
     # -- one tick ---------------------------------------------------------------------------
 
     def _advance_to(self, until: int) -> None:
-        """Carry out deliveries and disk completions due before ``until``, in time order."""
+        """Carry out deliveries and disk completions due before ``until``, in time order.
+
+        Each round moves the clock to the earliest due event, finishes every
+        write due by then (node by node), then delivers every message due by
+        then; what those steps cause is due later or in the next round.
+        """
         cluster, network = self.cluster, self.cluster.network
         for _ in range(100_000):
             next_message = network.next_due()
-            next_disk = min(
-                (s.storage.pending[0].done_at for s in cluster.slots.values() if s.storage.pending),
-                default=None,
-            )
-            candidates = [t for t in (next_message, next_disk) if t is not None and t <= until]
-            if not candidates:
+            next_disk = cluster.next_write_due()
+            if next_disk is not None and (next_message is None or next_disk < next_message):
+                due = next_disk
+            elif next_message is not None:
+                due = next_message
+            else:
                 break
-            cluster.now = max(cluster.now, min(candidates))
-            cluster.complete_due_writes(cluster.now)
+            if due > until:
+                break
+            if due > cluster.now:
+                cluster.now = due
+            if next_disk is not None and next_disk <= cluster.now:
+                cluster.complete_due_writes(cluster.now)
             for message in network.take_due(cluster.now):
                 cluster.deliver(message)
         cluster.now = until

@@ -95,10 +95,14 @@ class SimStorage:
             f"storage: Persist starts at index {entries[0].index} but the durable log ends at "
             f"{base + len(self.entries)}; the log would have a gap"
         )
+        # Rule 2 by induction: the kept prefix was contiguous, so checking the new
+        # entries and the seam where they join the prefix checks the whole log.
+        previous = self.entries[offset - 1].index if offset > 0 else base
+        for entry in entries:
+            assert entry.index == previous + 1, "storage: Persist entries are not contiguous"
+            previous = entry.index
         del self.entries[offset:]
         self.entries.extend(entries)
-        for before, after in zip(self.entries, self.entries[1:], strict=False):
-            assert after.index == before.index + 1, "storage: Persist entries are not contiguous"
 
     def _write_snapshot(self, persist: PersistSnapshot) -> None:
         snapshot = persist.snapshot

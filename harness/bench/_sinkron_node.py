@@ -11,7 +11,8 @@ Beyond the leader's in-flight bound (SINKRON_MAX_INFLIGHT_PROPOSALS) a
 proposal is refused with ``Overloaded``; the driver counts each refusal
 (``rejected_retried``) and retries it when its turn comes (``run_case``), and
 the latency of a write counts from when its client first wanted to send it.
-``loop_stall_max_ms`` is how late a 10 ms timer fired at worst on the leader.
+``loop_stall_max_ms`` is how late a 10 ms timer fired at worst on the leader,
+``leader_cpu_us_per_op`` the leader process's CPU time (all threads) per write.
 SINKRON_BENCH_PROFILE=FILE writes each node's cProfile stats to FILE.<node id>.
 """
 
@@ -79,8 +80,7 @@ async def run_case(
                 try:
                     await node.propose_local("kv", op)
                 except Overloaded:
-                    if measuring:
-                        rejected += 1
+                    rejected += 1
                     await wait_turn()
                     continue
                 except Exception:
@@ -117,10 +117,10 @@ async def run_case(
         await asyncio.sleep(0)
     await asyncio.sleep(min(1.0, seconds / 4))  # warm-up
     measuring = True
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     await asyncio.sleep(seconds)
     measuring = False
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     done = list(latencies)
     stop.set()
     for waiter in parked:
@@ -134,6 +134,7 @@ async def run_case(
         "failures": failures,
         "rejected_retried": rejected,
         "loop_stall_max_ms": max(lags, default=0.0) * 1000,
+        "leader_cpu_us_per_op": cpu / len(done) * 1e6 if done else float("nan"),
     }
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +59,17 @@ async def _read_frame(reader: asyncio.StreamReader, max_bytes: int) -> Any:
     frames = decoder.feed(header + await reader.readexactly(length))
     assert len(frames) == 1, "one complete frame was fed"
     return frames[0]
+
+
+def _set_nodelay(writer: asyncio.StreamWriter) -> None:
+    """No Nagle delay: a Raft message is small and someone waits for its answer.
+
+    asyncio and uvloop set it on TCP streams already; saying so keeps it true.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class PeerLink:
@@ -117,6 +129,7 @@ class PeerLink:
                     asyncio.open_connection(*self.address), CONNECT_TIMEOUT_S
                 )
                 writer = opened
+                _set_nodelay(opened)
                 await asyncio.wait_for(self._handshake(reader, opened), HANDSHAKE_TIMEOUT_S)
                 self._set_connected(True)
                 backoff = BACKOFF_MIN_S
@@ -189,6 +202,7 @@ class PeerTransport:
         credentials: auth.Credentials,
         addresses: dict[str, tuple[str, int]],
         on_frame: FrameHandler,
+        on_frames_done: Callable[[], None] | None = None,
         metrics: Metrics,
         max_frame_bytes: int,
         send_queue_max: int,
@@ -197,6 +211,7 @@ class PeerTransport:
         self.node_id = credentials.node_id
         self.addresses = {p: a for p, a in addresses.items() if p != self.node_id}
         self.on_frame = on_frame
+        self.on_frames_done = on_frames_done  # after each read's frames: flush replies now
         self.metrics = metrics
         self.max_frame_bytes = max_frame_bytes
         self.send_queue_max = send_queue_max
@@ -310,6 +325,8 @@ class PeerTransport:
                 except RemoteProtocolError as error:
                     log.debug("dropped frame from %s: %s", dialer, error)
                     self.metrics.dropped_frames.labels(reason="malformed").inc()
+            if self.on_frames_done is not None:
+                self.on_frames_done()
             decoder.raise_pending()
 
     async def close(self) -> None:

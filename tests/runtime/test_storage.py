@@ -273,3 +273,15 @@ def test_group_commit_equals_applying_each_persist_alone(batches: list[list[Pers
             assert loaded.entries == tuple(log[i] for i in sorted(log))
             assert loaded.hard_state.term == hard.term
         store.close()
+
+
+def test_a_second_store_on_a_directory_in_use_is_refused(tmp_path: Path) -> None:
+    """The running node holds its database exclusively: a second node there cannot start."""
+    first = SqliteStore.open(tmp_path, cluster_id="c", node_id="n1")
+    first.load()
+    try:
+        with pytest.raises(StorageError, match="in use by another process"):
+            SqliteStore.open(tmp_path, cluster_id="c", node_id="n1")
+    finally:
+        first.close()
+    SqliteStore.open(tmp_path, cluster_id="c", node_id="n1").close()  # free again once closed

@@ -18,9 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
-
 from harness.backends.ports import free_ports
+from harness.bench._http1 import Http1Client
 
 
 def etcd_available() -> bool:
@@ -74,17 +73,36 @@ def _wait_ready(url: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError("etcd cluster did not become ready")
 
 
-class EtcdLocker:
-    """acquire/release through etcd's lock API, each owner with its own lease."""
+def leader_url(urls: list[str]) -> str:
+    """The client URL of the etcd member that leads (clients of the Sinkron side do the same)."""
+    for url in urls:
+        request = urllib.request.Request(f"{url}/v3/maintenance/status", data=b"{}")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status = json.loads(response.read())
+        if status.get("leader") == status.get("header", {}).get("member_id"):
+            return url
+    raise RuntimeError("no etcd leader")
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, ttl_s: int = 30) -> None:
-        self.session, self.url, self.ttl_s = session, url, ttl_s
+
+class EtcdLocker:
+    """acquire/release through etcd's lock API, each owner with its own lease and connection.
+
+    Same load generator as the Sinkron side (``Http1Client``: one keep-alive
+    connection, one request in flight).
+    """
+
+    def __init__(self, url: str, ttl_s: int = 30) -> None:
+        self.client, self.ttl_s = Http1Client(url), ttl_s
         self.lease: str | None = None
 
     async def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        async with self.session.post(f"{self.url}{path}", json=body) as response:
-            response.raise_for_status()
-            return dict(await response.json())
+        status, reply = await self.client.json("POST", path, body)
+        if status != 200:
+            raise RuntimeError(f"etcd {path}: {status} {reply}")
+        return dict(reply)
+
+    def close(self) -> None:
+        self.client.close()
 
     async def acquire(self, name: str) -> str:
         if self.lease is None:

@@ -28,12 +28,14 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from impl.raft.fastinit import fast_init
 from impl.raft.types import Entry, HardState, Index, NodeId, Snapshot, Term
 
 if TYPE_CHECKING:
     from impl.raft.messages import Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Persist:
     """Make hard state and entries durable before any later Send/reply in the batch.
@@ -50,6 +52,7 @@ class Persist:
     entries: tuple[Entry, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PersistSnapshot:
     """Store ``snapshot`` durably and drop every log entry at or before its index.
@@ -62,12 +65,14 @@ class PersistSnapshot:
     discard_log: bool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
     to: NodeId
     message: Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Apply:
     """Committed entries, in index order, to apply to the state machine (NOOP/CONFIG included)."""
@@ -75,6 +80,7 @@ class Apply:
     entries: tuple[Entry, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ApplySnapshot:
     """Replace the state machine with ``snapshot.data`` (after an InstallSnapshot)."""
@@ -82,6 +88,7 @@ class ApplySnapshot:
     snapshot: Snapshot
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted:
     """A proposal was appended at (index, term); it is committed iff that entry is applied."""
@@ -91,6 +98,7 @@ class Accepted:
     term: Term
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadReady:
     """The read may be served once the state machine has applied ``index`` (thesis §6.4)."""
@@ -109,6 +117,7 @@ class RejectReason(enum.Enum):
     LEARNER_NOT_CAUGHT_UP = "learner-not-caught-up"  # promote later (thesis §4.2.1)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected:
     """A client request was not taken; ``leader_hint`` is the leader this node believes in."""

@@ -14,17 +14,20 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from impl.raft.fastinit import fast_init
 from impl.raft.types import Index, NodeId, Term
 
 if TYPE_CHECKING:
     from impl.raft.messages import Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """One unit of logical time; election and heartbeat timeouts are counted in ticks."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Received:
     """A message from a peer arrived (possibly late, duplicated or reordered)."""
@@ -32,6 +35,7 @@ class Received:
     message: Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Propose:
     """Append ``data`` (a service command) to the log, if this node is the leader."""
@@ -46,6 +50,7 @@ class ConfigChangeKind(enum.Enum):
     REMOVE = "remove"  # voter or learner; removing the leader is allowed
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProposeConfigChange:
     """A single-server membership change (thesis §4.1); one may be uncommitted at a time."""
@@ -55,6 +60,7 @@ class ProposeConfigChange:
     node: NodeId
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadIndex:
     """Ask for a linearizable read point (thesis §6.4); answered by ``ReadReady`` or ``Rejected``."""
@@ -62,6 +68,7 @@ class ReadIndex:
     request_id: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferLeadership:
     """Hand leadership to ``to`` (thesis §3.10): catch it up, then send TimeoutNow."""
@@ -70,6 +77,7 @@ class TransferLeadership:
     to: NodeId
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Persisted:
     """Storage acknowledgement: every Persist up to the entry (index, term) is durable.
@@ -82,6 +90,7 @@ class Persisted:
     term: Term
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompactLog:
     """The service took a snapshot at ``index`` (<= applied index); drop the log prefix."""

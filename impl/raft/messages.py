@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from impl.raft.fastinit import fast_init
 from impl.raft.types import Entry, Index, NodeId, Snapshot, Term
 
 NO_INDEX = Index(0)
@@ -34,6 +35,7 @@ def format_entries(entries: tuple[Entry, ...]) -> str:
     return f"[{first.index}@{first.term}..{last.index}@{last.term}]"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestVote:
     """Ask for a vote (Raft §5.2) or, with ``pre_vote``, ask whether one would be granted (§9.6).
@@ -59,6 +61,7 @@ class RequestVote:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestVoteResponse:
     from_id: NodeId
@@ -73,6 +76,7 @@ class RequestVoteResponse:
         return f"{self.from_id}->{self.to_id} {kind} term={self.term} {verdict}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppendEntries:
     """Replicate ``entries`` after (prev_log_index, prev_log_term) (Raft §5.3); see Rule 1."""
@@ -103,6 +107,7 @@ class AppendEntries:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppendEntriesResponse:
     """Outcome of an AppendEntries.
@@ -136,6 +141,7 @@ class AppendEntriesResponse:
         return f"{head} reject={self.reject_index} hint={self.conflict_index}/{self.conflict_term}"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InstallSnapshot:
     """The whole snapshot in one message (thesis §5.1, without chunking)."""
@@ -152,6 +158,7 @@ class InstallSnapshot:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InstallSnapshotResponse:
     """``match_index``: the follower's log now matches the leader's up to here."""
@@ -168,6 +175,7 @@ class InstallSnapshotResponse:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimeoutNow:
     """Leadership transfer: "start an election now" (thesis §3.10)."""

@@ -366,3 +366,18 @@ def test_a_commit_known_by_a_lower_term_rechecks_an_unchanged_leader() -> None:
         verdicts.append(_outcome(lambda observer=observer: observer.observe_snapshot(second)))
     assert verdicts[0] is not None and verdicts[0][1].startswith("leader_completeness")
     assert verdicts[0] == verdicts[1]
+
+
+def test_a_commit_learned_between_identical_snapshots_is_checked() -> None:
+    """The same snapshot object twice, but an applied entry lowered a committed record's
+    term in between: the leader must be checked again, as the full observer does."""
+    stale_leader = _node("a", [1, 2], term=2, commit=1, leader=True)
+    newer = _node("b", [1, 3], term=3, commit=2)
+    snapshot = ClusterSnapshot(nodes=(stale_leader, newer))
+    verdicts = []
+    for observer in (Observer(), IncrementalObserver()):
+        observer.observe_snapshot(snapshot)
+        observer.observe_applied(NodeId("c"), newer.entries, 1)
+        verdicts.append(_outcome(lambda observer=observer: observer.observe_snapshot(snapshot)))
+    assert verdicts[0] is not None and verdicts[0][1].startswith("leader_completeness")
+    assert verdicts[0] == verdicts[1]

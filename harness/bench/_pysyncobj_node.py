@@ -62,7 +62,7 @@ def run_case(
         slots.acquire()
         submit()
     measuring[0] = True
-    begin = time.perf_counter()
+    begin, cpu_begin = time.perf_counter(), time.process_time()
     end = begin + seconds
     while time.perf_counter() < end:
         slots.acquire()
@@ -71,6 +71,7 @@ def run_case(
         measuring[0] = False
         done_count = len(latencies)
         elapsed = time.perf_counter() - begin
+        cpu = time.process_time() - cpu_begin
         snapshot = list(latencies)
     for _ in range(concurrency):  # drain
         slots.acquire(timeout=5)
@@ -79,6 +80,7 @@ def run_case(
         "p50_ms": quantile_ms(snapshot, 0.50),
         "p99_ms": quantile_ms(snapshot, 0.99),
         "failures": failures[0],
+        "leader_cpu_us_per_op": cpu / done_count * 1e6 if done_count else float("nan"),
     }
 
 

@@ -38,6 +38,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from impl.raft.fastinit import fast_init
 from impl.raft.types import Entry, NodeId, Role
 from spec.snapshot import ClusterSnapshot, NodeSnapshot
 
@@ -144,6 +145,7 @@ def one_vote_per_term(votes: Iterable[tuple[NodeId, int, NodeId]]) -> bool:
     return True
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommittedEntry:
     """An entry known to be committed, and the lowest term of a node that knew it."""

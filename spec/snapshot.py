@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from impl.raft.fastinit import fast_init
 from impl.raft.types import Entry, Index, NodeId, Role, Term
 
 
+@fast_init  # built for every node that changed, at every check
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSnapshot:
     """One node's Raft state. ``entries`` are contiguous, starting at ``snapshot_index + 1``."""
@@ -50,6 +52,7 @@ class NodeSnapshot:
         return entry.term if entry is not None else None
 
 
+@fast_init  # built for every node that changed, at every check
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterSnapshot:
     """The live (not crashed) nodes of a cluster at one instant."""

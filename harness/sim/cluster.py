@@ -199,9 +199,11 @@ class SimCluster:
 
     def step(self, node_id: NodeId, event: Event) -> None:
         slot = self.slots[node_id]
+        if slot.raft is not None:
+            self._step(node_id, slot, event)
+
+    def _step(self, node_id: NodeId, slot: NodeSlot, event: Event) -> None:
         raft = slot.raft
-        if raft is None:
-            return
         self.steps += 1
         try:
             effects = raft.step(event)
@@ -219,9 +221,8 @@ class SimCluster:
 
     def deliver(self, message: Message) -> None:
         slot = self.slots.get(message.to_id)
-        if slot is None or slot.raft is None:
-            return
-        self.step(message.to_id, Received(message=message))
+        if slot is not None and slot.raft is not None:
+            self._step(message.to_id, slot, Received(message=message))
 
     def complete_write(self, node_id: NodeId) -> None:
         """The oldest pending write of ``node_id`` becomes durable; release what waited for it."""
@@ -261,8 +262,12 @@ class SimCluster:
             if kind is Send:  # the common case first; same handling as _emit's Send branch
                 if barrier is not None:
                     barrier.held.append(effect)
+                    continue
+                message = effect.message
+                if isinstance(message, RequestVoteResponse) or message.from_id != node_id:
+                    self._send(node_id, message)  # observe the vote; or fail the assert
                 else:
-                    self._send(node_id, effect.message)
+                    self.network.send(message, self.now)
             elif kind is Apply:
                 self._apply(node_id, slot, effect.entries)
             else:

@@ -92,9 +92,22 @@ class SimNetwork:
             at += clogged.get(message.from_id, 0) + clogged.get(message.to_id, 0)
         low, high = faults.delay_us_min, faults.delay_us_max
         heap = self._heap
+        span = high - low + 1
+        assert span > 0 or not high, f"delay_us_min {low} > delay_us_max {high}"
+        bits = span.bit_length()
+        getrandbits = rng.getrandbits
         for _ in range(copies):
             self._seq += 1
-            heapq.heappush(heap, (at + rng.randint(low, high) if high else at, self._seq, message))
+            if high:
+                # rng.randint(low, high), inlined: CPython draws randint(a, b) as
+                # a + _randbelow(b - a + 1), which is exactly this loop (tests/sim/
+                # test_storage_and_network.py holds us to it: same seed, same runs).
+                drawn = getrandbits(bits)
+                while drawn >= span:
+                    drawn = getrandbits(bits)
+                heapq.heappush(heap, (at + low + drawn, self._seq, message))
+            else:
+                heapq.heappush(heap, (at, self._seq, message))
 
     def _arrives(self, message: Message) -> bool:
         if (message.from_id, message.to_id) in self.blocked:

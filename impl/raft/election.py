@@ -36,7 +36,7 @@ class Election(NodeState):
 
     def _tick_election(self) -> None:
         self._election_elapsed += 1
-        if self._promotable() and self._election_elapsed >= self._randomized_election_timeout:
+        if self._election_elapsed >= self._randomized_election_timeout and self._promotable():
             if self._raft_config.pre_vote:
                 self._become_pre_candidate()
             else:

@@ -288,15 +288,15 @@ class RaftNode(Election, Replication):
         elif message.term < self._term:
             self._answer_stale(message)
             return
-        match message:
-            case RequestVote():
-                self._handle_request_vote(message)
-            case RequestVoteResponse():
-                self._handle_vote_response(message)
+        match message:  # the message classes are disjoint; the most frequent go first
             case AppendEntries():
                 self._handle_append_entries(message)
             case AppendEntriesResponse():
                 self._handle_append_response(message)
+            case RequestVote():
+                self._handle_request_vote(message)
+            case RequestVoteResponse():
+                self._handle_vote_response(message)
             case InstallSnapshot():
                 self._handle_install_snapshot(message)
             case InstallSnapshotResponse():

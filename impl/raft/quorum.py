@@ -34,7 +34,7 @@ def committed_index(voters: Collection[NodeId], match_index: Callable[[NodeId], 
     """
     if not voters:
         return Index(0)
-    matches = sorted((match_index(v) for v in voters), reverse=True)
+    matches = sorted([match_index(v) for v in voters], reverse=True)
     return Index(matches[len(matches) // 2])
 
 

@@ -90,3 +90,18 @@ def test_sends_after_a_persist_wait_until_the_write_is_durable() -> None:
     assert cluster.leader() is None, "no leader without durable votes"
     cluster.complete_due_writes(now=10**9)
     assert not any(cluster.slots[n].storage.pending for n in voters)
+
+
+def test_delays_are_drawn_exactly_as_randint_draws_them() -> None:
+    """send() inlines rng.randint for speed; the draws, and so every seeded run, are the same."""
+    for low, high in ((100, 300), (100, 8000), (0, 1), (5, 5), (100, 1000)):
+        faults = LinkFaults(delay_us_min=low, delay_us_max=high)
+        network = SimNetwork(rng=random.Random(low * 31 + high), faults=faults)
+        reference = random.Random(low * 31 + high)
+        for _ in range(300):
+            network.send(TimeoutNow(from_id=NodeId("a"), to_id=NodeId("b"), term=Term(1)), now=0)
+        expected = [reference.randint(low, high) for _ in range(300)]
+        assert [item.deliver_at for item in network.in_flight] == sorted(expected)
+        assert [item.seq for item in network.in_flight] == [
+            seq for _, seq in sorted(zip(expected, range(1, 301), strict=True))
+        ]

@@ -64,20 +64,21 @@ def election_safety(snapshot: ClusterSnapshot) -> bool:
 
 
 def _check_pair_matches(a: NodeSnapshot, b: NodeSnapshot) -> None:
-    low = max(a.snapshot_index, b.snapshot_index) + 1
+    a_base, b_base = a.snapshot_index, b.snapshot_index
+    low = max(a_base, b_base) + 1
     high = min(a.last_index, b.last_index)
     # Find the highest index both logs hold with the same term; every entry
-    # below it must then be identical (Raft §5.3, Log Matching).
-    top = None
-    for index in range(high, low - 1, -1):
-        if a.term_at(index) == b.term_at(index):
-            top = index
-            break
-    if top is None:
-        return
+    # below it must then be identical (Raft §5.3, Log Matching). Indices in
+    # low..high are held by both, so their terms are read straight from the entries.
+    a_entries, b_entries = a.entries, b.entries
+    top = high
+    while top >= low and a_entries[top - a_base - 1].term != b_entries[top - b_base - 1].term:
+        top -= 1
+    if top < low:
+        return  # no shared (index, term) above both snapshots: nothing to compare
     # Fast path: compare the two slices at once (tuple equality tries identity first).
-    slice_a = a.entries[low - a.snapshot_index - 1 : top - a.snapshot_index]
-    slice_b = b.entries[low - b.snapshot_index - 1 : top - b.snapshot_index]
+    slice_a = a_entries[low - a_base - 1 : top - a_base]
+    slice_b = b_entries[low - b_base - 1 : top - b_base]
     if slice_a == slice_b:
         return
     for index in range(top, low - 1, -1):

@@ -29,7 +29,6 @@ import itertools
 import logging
 import os
 import random
-import sys
 from collections import deque
 from typing import Any
 
@@ -84,7 +83,6 @@ from impl.statemachine import StateMachine, decode_command
 log = logging.getLogger("sinkron.node")
 
 FLUSH_BATCH_MAX = 256  # client events stepped per loop iteration (see ``_flush``)
-GIL_SWITCH_INTERVAL_S = 0.0005  # see ``start``; the node owns its process
 STOP_WRITER_S = 5.0  # the in-flight group commit may take this long to finish on stop
 STOP_TASKS_S = 1.0  # cancelled loops (ticks, services) get this long to end
 
@@ -146,10 +144,6 @@ class Node(ClientRequests):
         """
         from impl.runtime.transport import PeerTransport
 
-        # The storage thread needs the GIL back after each SQLite call; while the
-        # event loop is busy every such hand-over waits up to the interpreter's
-        # switch interval (5 ms by default), several times per group commit.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         s = self.settings
         store = SqliteStore.open(
             s.data_dir, cluster_id=s.cluster_id, node_id=s.node_id, fsync=s.fsync

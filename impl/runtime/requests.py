@@ -209,11 +209,7 @@ class ClientRequests:
         one callback: this sits on every client request's path.
         """
         timer = asyncio.get_running_loop().call_later(
-            self.request_timeout_s if timeout_s is None else timeout_s,
-            fail,
-            future,
-            # Appended (or maybe appended) and no result: the outcome is unknown.
-            OutcomeUnknown("no result within the request timeout"),
+            self.request_timeout_s if timeout_s is None else timeout_s, _time_out, future
         )
         try:
             return await future
@@ -240,6 +236,12 @@ class ClientRequests:
             "members": sorted(config.voters) if config else [],
             "learners": sorted(config.learners) if config else [],
         }
+
+
+def _time_out(future: asyncio.Future[Any]) -> None:
+    # Appended (or maybe appended) and no result: the outcome is unknown. The error
+    # is made only when the timer fires, not for every request that never needs it.
+    fail(future, OutcomeUnknown("no result within the request timeout"))
 
 
 def resolve(future: asyncio.Future[Any], value: Any) -> None:

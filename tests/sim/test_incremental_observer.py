@@ -381,3 +381,13 @@ def test_a_commit_learned_between_identical_snapshots_is_checked() -> None:
         verdicts.append(_outcome(lambda observer=observer: observer.observe_snapshot(snapshot)))
     assert verdicts[0] is not None and verdicts[0][1].startswith("leader_completeness")
     assert verdicts[0] == verdicts[1]
+
+
+def test_the_simulator_checks_every_tick_with_the_incremental_observer() -> None:
+    """The rule stays: every tick runs the spec invariants (here, through IncrementalObserver)."""
+    rng = random.Random(3)
+    simulator = Simulator(SimOptions.swarm(rng, nodes=5, ticks=100), rng)
+    observer = simulator.cluster.observer
+    assert type(observer) is IncrementalObserver
+    simulator.run()
+    assert observer.snapshots_seen == simulator.tick_count + 1  # plus the final check

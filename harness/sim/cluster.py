@@ -22,6 +22,7 @@ Rules:
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -126,6 +127,7 @@ class SimCluster:
         self.listener: ClusterListener = _NoListener()
         self.observer: Observer = IncrementalObserver()
         self._node_snapshots: dict[NodeId, tuple[NodeSnapshot, Snapshot | None]] = {}
+        self._write_queues: list[deque[PendingWrite]] = []  # every slot's storage.pending
         self.steps = 0
         self._request_id = 0
         bootstrap = ClusterConfig(voters=frozenset(voters))
@@ -248,11 +250,15 @@ class SimCluster:
 
     def next_write_due(self) -> int | None:
         """When the earliest unfinished write of any node becomes durable (None: no writes)."""
+        queues = self._write_queues
+        if len(queues) != len(self.slots):  # slots are only ever added, storages never replaced
+            queues = self._write_queues = [slot.storage.pending for slot in self.slots.values()]
         due = None
-        for slot in self.slots.values():
-            pending = slot.storage.pending
-            if pending and (due is None or pending[0].done_at < due):
-                due = pending[0].done_at
+        for pending in queues:
+            if pending:
+                first = pending[0].done_at
+                if due is None or first < due:
+                    due = first
         return due
 
     def _carry_out(self, node_id: NodeId, slot: NodeSlot, effects: list[Any]) -> None:

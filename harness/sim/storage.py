@@ -41,7 +41,7 @@ class SimStorage:
     hard_state: HardState = field(default_factory=HardState)
     snapshot: Snapshot | None = None
     entries: list[Entry] = field(default_factory=list)
-    pending: deque[PendingWrite] = field(default_factory=deque)
+    pending: deque[PendingWrite] = field(default_factory=deque)  # changed in place, never replaced
     writes_done: int = 0
 
     @property

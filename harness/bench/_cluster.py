@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -100,6 +102,50 @@ def run_fast(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main())
+
+
+class OtherLoad:
+    """CPU that processes outside this benchmark used while it measured, in cores.
+
+    The benchmarks share the machine's 2 cores; a row measured while other
+    work ran says so in its ``other_cores`` column. Busy CPU (user + nice +
+    system, from /proc/stat) minus the CPU of this process and its children
+    (the nodes it started); 0.0 where /proc is not readable.
+    """
+
+    def __init__(self) -> None:
+        self._began = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float]:
+        try:
+            with open("/proc/stat") as stat:
+                fields = stat.readline().split()
+            busy = sum(int(value) for value in fields[1:4])
+            ours = 0
+            me = os.getpid()
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/stat") as pstat:
+                        after_name = pstat.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(entry) == me or int(after_name[1]) == me:
+                    ours += int(after_name[11]) + int(after_name[12])
+        except OSError:
+            return 0.0, 0.0, time.monotonic()
+        tick = os.sysconf("SC_CLK_TCK")
+        return busy / tick, ours / tick, time.monotonic()
+
+    def cores(self) -> float:
+        """Other processes' CPU since construction, in cores (rounded to 0.01)."""
+        busy0, ours0, t0 = self._began
+        busy1, ours1, t1 = self._sample()
+        if t1 <= t0 or busy1 == 0.0:
+            return 0.0
+        return round(max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (t1 - t0), 2)
 
 
 def quantile_ms(seconds: list[float], q: float) -> float:

@@ -9,6 +9,8 @@ simulated client, one request in flight on it) on uvloop: the 3 nodes and the
 generator share 2 cores, and a heavier client would measure itself. A round
 trip counts when its complete response has been read; any status other than
 200/404, and any dropped connection, counts as an error (warm-up included).
+``other_cores`` is the CPU that processes outside the benchmark used while a
+row was measured (the machine is shared): rows with a high value ran slower.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncio
 import time
 from typing import Any
 
-from harness.bench._cluster import leader_url, quantile_ms, run_fast, sinkron_cluster
+from harness.bench._cluster import OtherLoad, leader_url, quantile_ms, run_fast, sinkron_cluster
 from harness.bench._http1 import Http1Client, Http1Error
 
 TITLE = "KV through HTTP: 3 local nodes, fsync on, clients on the leader"
@@ -61,11 +63,12 @@ async def _run_case(url: str, f: str, concurrency: int) -> dict[str, Any]:
 
     workers = [asyncio.create_task(worker(i)) for i in range(concurrency)]
     await asyncio.sleep(WARMUP_SECONDS)
+    others = await asyncio.to_thread(OtherLoad)  # scans /proc: off the loop, not measured
     measuring = True
     began = time.perf_counter()
     await asyncio.sleep(SECONDS)
     measuring = False
-    elapsed = time.perf_counter() - began
+    elapsed, other_cores = time.perf_counter() - began, others.cores()
     done = list(latencies)
     stop = True
     await asyncio.gather(*workers)
@@ -76,6 +79,7 @@ async def _run_case(url: str, f: str, concurrency: int) -> dict[str, Any]:
         "p50_ms": quantile_ms(done, 0.5),
         "p99_ms": quantile_ms(done, 0.99),
         "errors": errors,
+        "other_cores": other_cores,
     }
 
 

@@ -105,12 +105,15 @@ def run_fast(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 class OtherLoad:
-    """CPU that processes outside this benchmark used while it measured, in cores.
+    """CPU the benchmark did not get while it measured, in cores.
 
     The benchmarks share the machine's 2 cores; a row measured while other
-    work ran says so in its ``other_cores`` column. Busy CPU (user + nice +
-    system, from /proc/stat) minus the CPU of this process and its children
-    (the nodes it started); 0.0 where /proc is not readable.
+    work ran says so in its ``other_cores`` column: all non-idle CPU from
+    /proc/stat (user, nice, system, interrupts, time stolen by the hypervisor)
+    minus the CPU of this process and its children (the nodes it started).
+    Interrupt time includes the benchmark's own loopback traffic, so a
+    benchmark alone on the machine reads about 0.1; 0.0 where /proc is not
+    readable.
     """
 
     def __init__(self) -> None:
@@ -121,7 +124,7 @@ class OtherLoad:
         try:
             with open("/proc/stat") as stat:
                 fields = stat.readline().split()
-            busy = sum(int(value) for value in fields[1:4])
+            busy = sum(int(value) for value in fields[1:4] + fields[6:9])  # not idle, iowait
             ours = 0
             me = os.getpid()
             for entry in os.listdir("/proc"):

@@ -55,30 +55,46 @@ def merge_appends(messages: list[Message], *, max_entries: int, max_bytes: int) 
 
 
 def _merge_runs(messages: list[Message], max_entries: int, max_bytes: int) -> list[Message]:
-    """Merge runs of consecutive, continuing AppendEntries; keep everything else in order."""
+    """Merge runs of consecutive, continuing AppendEntries; keep everything else in order.
+
+    A run is collected first and built once (one new message, entries joined in
+    one pass): merging pairwise copied the growing entry tuple at every step.
+    """
     merged: list[Message] = []
-    size = 0
-    for message in messages:
-        previous = merged[-1] if merged else None
-        if (
-            isinstance(message, AppendEntries)
-            and isinstance(previous, AppendEntries)
-            and _continues(previous, message)
-        ):
-            extra = sum(len(e.data) for e in message.entries)
-            if (
-                len(previous.entries) + len(message.entries) <= max_entries
-                and size + extra <= max_bytes
-            ):
-                merged[-1] = replace(
-                    previous,
-                    entries=previous.entries + message.entries,
-                    leader_commit=max(previous.leader_commit, message.leader_commit),
+    run: list[AppendEntries] = []
+    count = size = 0
+
+    def close_run() -> None:
+        if len(run) == 1:
+            merged.append(run[0])
+        elif run:
+            merged.append(
+                replace(
+                    run[0],
+                    entries=tuple(e for m in run for e in m.entries),
+                    leader_commit=max(m.leader_commit for m in run),
                 )
-                size += extra
-                continue
-        merged.append(message)
-        size = (
-            sum(len(e.data) for e in message.entries) if isinstance(message, AppendEntries) else 0
-        )
+            )
+        run.clear()
+
+    for message in messages:
+        if not isinstance(message, AppendEntries):
+            close_run()
+            merged.append(message)
+            continue
+        extra = sum(len(e.data) for e in message.entries)
+        if (
+            run
+            and _continues(run[-1], message)
+            and count + len(message.entries) <= max_entries
+            and size + extra <= max_bytes
+        ):
+            run.append(message)
+            count += len(message.entries)
+            size += extra
+            continue
+        close_run()
+        run.append(message)
+        count, size = len(message.entries), extra
+    close_run()
     return merged

@@ -408,10 +408,17 @@ class AsyncStorage:
 
     async def write_batch(self, writes: Sequence[StorageWrite]) -> float:
         """Commit ``writes`` in one transaction; return the seconds the commit took."""
-        if not self.store.fsync and self._recent_s < INLINE_MAX_SECONDS and _small(writes):
-            return self._timed_write(list(writes))
+        elapsed = self.write_now(writes)
+        if elapsed is not None:
+            return elapsed
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._timed_write, list(writes))
+
+    def write_now(self, writes: Sequence[StorageWrite]) -> float | None:
+        """Commit ``writes`` on this thread if that needs no disk wait; else None (no-op)."""
+        if not self.store.fsync and self._recent_s < INLINE_MAX_SECONDS and _small(writes):
+            return self._timed_write(list(writes))
+        return None
 
     def _timed_write(self, writes: list[StorageWrite]) -> float:
         started = time.perf_counter()

@@ -52,6 +52,9 @@ class GatedStorage:
         self.gate.clear()
         return 0.0
 
+    def write_now(self, writes: list[Any]) -> float | None:
+        return None  # every commit waits for the gate
+
 
 class RecordingTransport:
     def __init__(self) -> None:

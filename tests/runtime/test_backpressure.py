@@ -129,3 +129,43 @@ def test_stop_is_prompt_when_peers_are_dead_or_blackholed(tmp_path: Path) -> Non
             return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 3.0
+
+
+def test_three_nodes_without_fsync_commit_on_the_spot_and_agree(tmp_path: Path) -> None:
+    """fsync off takes the on-the-spot commit path; 300 concurrent writes end equal everywhere."""
+
+    async def scenario() -> None:
+        ports = free_ports(3)
+        peers = ",".join(f"n{i + 1}=127.0.0.1:{port}" for i, port in enumerate(ports))
+        nodes = []
+        for i in range(3):
+            env = {
+                "SINKRON_NODE_ID": f"n{i + 1}",
+                "SINKRON_PEERS": peers,
+                "SINKRON_CLUSTER_SECRET": "s",
+                "SINKRON_DATA_DIR": str(tmp_path / f"n{i + 1}"),
+                "SINKRON_TICK_MS": "5",
+                "SINKRON_FSYNC": "0",
+            }
+            nodes.append(Node(validate(collect_raw({}, env, None))))
+        for node in nodes:
+            await node.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not any(n.is_leader() for n in nodes):
+                assert time.monotonic() < deadline, "no leader"
+                await asyncio.sleep(0.01)
+            leader = next(n for n in nodes if n.is_leader())
+            writes = [leader.propose_local("kv", _write(i % 40, i)) for i in range(300)]
+            await asyncio.gather(*writes)
+            target = leader.applied_index
+            while min(n.applied_index for n in nodes) < target:
+                assert time.monotonic() < deadline + 10, "followers did not catch up"
+                await asyncio.sleep(0.01)
+            images = {n.services["kv"].snapshot() for n in nodes}
+            assert len(images) == 1
+        finally:
+            for node in nodes:
+                await node.stop()
+
+    asyncio.run(scenario())

@@ -292,11 +292,8 @@ def _only_appended(old: NodeSnapshot, new: NodeSnapshot) -> bool:
     """``new`` holds every entry of ``old`` above its own snapshot point, unchanged."""
     if new.snapshot_index < old.snapshot_index or new.last_index < old.last_index:
         return False
-    low = new.snapshot_index + 1
-    return (
-        old.entries[max(low - old.snapshot_index - 1, 0) :]
-        == (new.entries[: old.last_index - new.snapshot_index])
-    )
+    kept = old.entries[new.snapshot_index - old.snapshot_index :]  # above new's snapshot
+    return kept == new.entries[: len(kept)]
 
 
 def _same_log(a: NodeSnapshot, b: NodeSnapshot) -> bool:

@@ -391,3 +391,64 @@ def test_the_simulator_checks_every_tick_with_the_incremental_observer() -> None
     assert type(observer) is IncrementalObserver
     simulator.run()
     assert observer.snapshots_seen == simulator.tick_count + 1  # plus the final check
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_a_leader_that_rewrote_an_entry_is_checked_in_full(position: int) -> None:
+    """Same term, same length, one committed entry replaced: not "only appended", so the
+    incremental observer must look at every index, and report leader_completeness first."""
+    leader = _node("a", [1, 2, 3], term=3, commit=1, leader=True)
+    follower = _node("b", [1, 2, 3], term=2, commit=3)  # commits 1..3, known by term 2
+    first = ClusterSnapshot(nodes=(leader, follower))
+    rewritten = list(leader.entries)
+    rewritten[position] = dataclasses.replace(rewritten[position], data=b"rewritten")
+    second = ClusterSnapshot(nodes=(dataclasses.replace(leader, entries=tuple(rewritten)),))
+    verdicts = []
+    for observer in (Observer(), IncrementalObserver()):
+        observer.observe_snapshot(first)
+        verdicts.append(_outcome(lambda observer=observer: observer.observe_snapshot(second)))
+    assert verdicts[0] is not None and verdicts[0][1].startswith("leader_completeness")
+    assert verdicts[0] == verdicts[1]
+
+
+def _verdicts(*snapshots: ClusterSnapshot) -> list[tuple[str, str] | None]:
+    """Feed the snapshots to both observers; the outcome of the last one for each."""
+    verdicts = []
+    for observer in (Observer(), IncrementalObserver()):
+        for snapshot in snapshots[:-1]:
+            observer.observe_snapshot(snapshot)
+        verdicts.append(
+            _outcome(lambda observer=observer: observer.observe_snapshot(snapshots[-1]))
+        )
+    return verdicts
+
+
+def test_a_restarted_node_that_reports_commits_again_under_a_lower_term_is_heard() -> None:
+    """A node whose commit index went back (restart) is rescanned with its new, lower term,
+    which may lower a committed record's term below a stale leader's."""
+    stale_leader = _node("a", [1, 2], term=2, commit=1, leader=True)
+    newer = _node("b", [1, 3, 3], term=3, commit=3)
+    restarted = _node("b", [1, 3, 3], term=1, commit=2)
+    full, incremental = _verdicts(
+        ClusterSnapshot(nodes=(stale_leader, newer)),
+        ClusterSnapshot(nodes=(stale_leader, restarted)),
+    )
+    assert full is not None and full[1].startswith("leader_completeness")
+    assert full == incremental
+
+
+def test_empty_logs_are_told_apart_by_their_snapshot_point() -> None:
+    """Every empty entries tuple is the same object, so ``is`` alone cannot tell two empty
+    logs apart: a leader whose snapshot point moved back must be checked again."""
+    follower = _node("b", [1, 2, 2], term=2, commit=3)  # commits 1..3 by term 2
+    leader = dataclasses.replace(
+        _node("a", [], term=3, commit=3, leader=True),
+        snapshot_index=Index(3),
+        snapshot_term=Term(2),
+    )
+    moved_back = dataclasses.replace(leader, snapshot_index=Index(1))
+    full, incremental = _verdicts(
+        ClusterSnapshot(nodes=(leader, follower)), ClusterSnapshot(nodes=(moved_back,))
+    )
+    assert full is not None and full[1].startswith("leader_completeness")
+    assert full == incremental

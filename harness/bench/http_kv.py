@@ -8,7 +8,8 @@ The load generator is ``_http1.Http1Client`` (one keep-alive connection per
 simulated client, one request in flight on it) on uvloop: the 3 nodes and the
 generator share 2 cores, and a heavier client would measure itself. A round
 trip counts when its complete response has been read; any status other than
-200/404, and any dropped connection, counts as an error (warm-up included).
+200/404, and any dropped connection, counts as an error (warm-up included);
+``error_statuses`` says which (``503x4``: four 503s; ``0``: no complete response).
 ``other_cores`` is the CPU that processes outside the benchmark used while a
 row was measured (the machine is shared): rows with a high value ran slower.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Any
 
 from harness.bench._cluster import OtherLoad, leader_url, quantile_ms, run_fast, sinkron_cluster
@@ -32,13 +34,13 @@ WRITES_TARGET = 2000
 
 async def _run_case(url: str, f: str, concurrency: int) -> dict[str, Any]:
     latencies: list[float] = []
-    errors = 0
+    failures: Counter[int] = Counter()  # status (0: no complete response) -> count
     measuring = False
     stop = False
     counter = 0
 
     async def worker(worker_id: int) -> None:
-        nonlocal errors, counter
+        nonlocal counter
         client = Http1Client(url)
         path = f"/kv/bench-{worker_id % 8}"
         try:
@@ -56,7 +58,7 @@ async def _run_case(url: str, f: str, concurrency: int) -> dict[str, Any]:
                     if measuring:
                         latencies.append(time.perf_counter() - began)
                 else:
-                    errors += 1
+                    failures[status] += 1
                     await asyncio.sleep(0.01)  # a failing node answers fast: do not spin
         finally:
             client.close()
@@ -78,7 +80,8 @@ async def _run_case(url: str, f: str, concurrency: int) -> dict[str, Any]:
         "ops_per_s": round(len(done) / elapsed),
         "p50_ms": quantile_ms(done, 0.5),
         "p99_ms": quantile_ms(done, 0.99),
-        "errors": errors,
+        "errors": sum(failures.values()),
+        "error_statuses": " ".join(f"{code}x{n}" for code, n in sorted(failures.items())),
         "other_cores": other_cores,
     }
 

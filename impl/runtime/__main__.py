@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -52,6 +53,7 @@ async def serve(settings: Settings) -> int:
         peer_port,
         settings.data_dir,
     )
+    _tune_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -66,6 +68,21 @@ async def serve(settings: Settings) -> int:
     await node.stop()
     log.info("stopped cleanly")
     return 0
+
+
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections once the node is up.
+
+    Under load the cyclic collector's full passes walk every live object (the
+    in-memory log included) and paused the leader 30-60 ms, straight into the
+    tail latency. Freezing what start-up allocated takes it out of every pass,
+    and a larger young-generation threshold makes passes rarer (cycles are still
+    collected, only in bigger batches). Measured A/B with the KV bench at
+    concurrency 64 (two pairs of two runs): higher throughput and lower p99 in each pair.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 100, 1000)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

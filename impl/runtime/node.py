@@ -137,7 +137,6 @@ class Node(ClientRequests):
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seen: tuple[Role, int, str | None] | None = None
         self._commit_seen = -1
-        self._proposal_counters: dict[str, Any] = {}  # service -> its labelled counter
         self._stopping = False
         self.transport: Any = None
 

@@ -68,7 +68,6 @@ class ClientRequests:
     request_timeout_s: float
     applied_index: int
     _inflight_bytes: int
-    _proposal_counters: dict[str, Any]
     _request_ids: itertools.count[int]
     _proposals: dict[int, Waiting]
     _reads: dict[int, Waiting]
@@ -129,12 +128,7 @@ class ClientRequests:
         rid = next(self._request_ids)
         waiting = Waiting(future=asyncio.get_running_loop().create_future())
         self._proposals[rid] = waiting
-        counter = self._proposal_counters.get(service)
-        if counter is None:  # labels() is a locked lookup: once per service, not per write
-            counter = self._proposal_counters[service] = self.metrics.proposals.labels(
-                service=service
-            )
-        counter.inc()
+        self.metrics.proposals.labels(service=service).inc()  # a cached child (Children)
         self._submit(Propose(request_id=rid, data=data))
         self._inflight_bytes += len(data)
         try:

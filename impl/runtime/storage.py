@@ -191,16 +191,12 @@ class SqliteStore:
             connection = _connect(path, fsync=fsync)
             store = cls(path, connection, fsync=fsync)
             store._verify(cluster_id=cluster_id, node_id=node_id)
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error):
-                raise StorageError(
-                    f"{path}: database is damaged ({error}); refusing to start"
-                ) from error
-            raise StorageError(
-                f"{path}: database is in use by another process (is a node already running "
-                "on this data directory?); refusing to start"
-            ) from error
         except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                raise StorageError(
+                    f"{path}: database is in use by another process (is a node already "
+                    "running on this data directory?); refusing to start"
+                ) from error
             raise StorageError(
                 f"{path}: database is damaged ({error}); refusing to start"
             ) from error

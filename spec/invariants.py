@@ -267,19 +267,23 @@ class Observer:
                 )
             self.observe_committed(node_id, entry, term)
 
+    def _observe_node(self, node: NodeSnapshot) -> None:
+        """Its role (election safety) and the entries it newly knows committed."""
+        self.observe_role(node.id, node.role, node.term)
+        scanned = self._commit_scanned.get(node.id, 0)
+        if scanned > node.commit_index:  # the node restarted and forgot its commit index
+            scanned = 0
+        for index in range(max(node.snapshot_index, scanned) + 1, node.commit_index + 1):
+            entry = node.entry_at(index)
+            if entry is not None:
+                self.observe_committed(node.id, entry, node.term)
+        self._commit_scanned[node.id] = node.commit_index
+
     def observe_snapshot(self, snapshot: ClusterSnapshot) -> None:
         """Run every instant predicate, plus the ones that compare with the last snapshot."""
         self.snapshots_seen += 1
         for node in snapshot.nodes:
-            self.observe_role(node.id, node.role, node.term)
-            scanned = self._commit_scanned.get(node.id, 0)
-            if scanned > node.commit_index:  # the node restarted and forgot its commit index
-                scanned = 0
-            for index in range(max(node.snapshot_index, scanned) + 1, node.commit_index + 1):
-                entry = node.entry_at(index)
-                if entry is not None:
-                    self.observe_committed(node.id, entry, node.term)
-            self._commit_scanned[node.id] = node.commit_index
+            self._observe_node(node)
         election_safety(snapshot)
         log_matching(snapshot)
         leader_completeness(snapshot, self.committed, self.committed_index_max)
@@ -365,17 +369,8 @@ class IncrementalObserver(Observer):
             old = before.get(node.id)
             if old is not None and _same_log(old, node):
                 same_log.add(node.id)
-            if node is old:
-                continue
-            self.observe_role(node.id, node.role, node.term)
-            scanned = self._commit_scanned.get(node.id, 0)
-            if scanned > node.commit_index:  # the node restarted and forgot its commit index
-                scanned = 0
-            for index in range(max(node.snapshot_index, scanned) + 1, node.commit_index + 1):
-                entry = node.entry_at(index)
-                if entry is not None:
-                    self.observe_committed(node.id, entry, node.term)
-            self._commit_scanned[node.id] = node.commit_index
+            if node is not old:
+                self._observe_node(node)
         election_safety(snapshot)
         if len(same_log) < len(nodes):
             for i, a in enumerate(nodes):

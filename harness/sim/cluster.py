@@ -282,19 +282,17 @@ class SimCluster:
     def _carry_out_other(
         self, node_id: NodeId, slot: NodeSlot, effect: Any, barrier: PendingWrite | None
     ) -> PendingWrite | None:
-        """Every effect but a plain Send or Apply; returns the write later effects wait for."""
+        """Every effect but a Send or an Apply; returns the write later effects wait for."""
         match effect:
             case Persist() | PersistSnapshot():
                 if isinstance(effect, PersistSnapshot):
                     self._record_snapshot_state(node_id, effect.snapshot)
                 return slot.storage.submit(effect, self.now + self.disk_delay())
-            case Send() | Accepted() | ReadReady() | Rejected():
+            case Accepted() | ReadReady() | Rejected():  # Send and Apply: see _carry_out
                 if barrier is not None:
                     barrier.held.append(effect)
                 else:
                     self._emit(node_id, effect)
-            case Apply(entries=entries):
-                self._apply(node_id, slot, entries)
             case ApplySnapshot(snapshot=snapshot):
                 assert snapshot.index >= slot.applied_index, (
                     f"apply_order: {node_id} was told to install snapshot "

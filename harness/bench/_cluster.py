@@ -73,22 +73,16 @@ async def sinkron_cluster(nodes: int = 3, *, fsync: bool = True) -> AsyncIterato
 
 async def leader_url(urls: list[str], timeout_s: float = 30.0) -> str:
     """The URL of the node whose /status says leader (clients send there, as a good client does)."""
-    from harness.bench._http1 import Http1Client, Http1Error
+    from harness.client.async_client import AsyncClient
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        for url in urls:
-            client = Http1Client(url)
-            try:
-                status, body = await client.json("GET", "/status")
-                if status == 200 and body.get("role") == "leader":
-                    return url
-            except Http1Error:
-                pass
-            finally:
-                client.close()
-        await asyncio.sleep(0.2)
+    async with AsyncClient(urls) as client:
+        while loop.time() < deadline:
+            url = await client.discover_leader()
+            if url is not None:
+                return url
+            await asyncio.sleep(0.2)
     raise RuntimeError(f"no leader within {timeout_s:.0f} s")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.backends.base import ClusterSpec
+from impl.runtime.eventloop import loop_factory
 
 T = TypeVar("T")
 
@@ -87,14 +88,8 @@ async def leader_url(urls: list[str], timeout_s: float = 30.0) -> str:
 
 
 def run_fast(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a load generator on uvloop when installed (the node's loop too), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:
-        factory = None
-    else:
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+    """Run a load generator on the loop a node runs on (uvloop when installed)."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(main())
 
 

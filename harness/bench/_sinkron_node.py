@@ -26,12 +26,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.bench._cluster import quantile_ms
 from impl.runtime.config import load_settings
+from impl.runtime.eventloop import loop_factory
 from impl.runtime.node import Node
 from impl.runtime.requests import Overloaded
 
@@ -173,15 +173,6 @@ async def main_async(plan_file: Path, out_file: Path) -> None:
             )
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The node's own event loop: uvloop when installed, as ``sinkron-node`` runs it."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--plan", type=Path, required=True)
@@ -190,7 +181,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("sinkron.node").setLevel(logging.INFO)  # role changes, for the record
     profile = os.environ.get("SINKRON_BENCH_PROFILE")  # a file: cProfile stats of this node
-    runner = asyncio.Runner(loop_factory=_loop_factory())
+    runner = asyncio.Runner(loop_factory=loop_factory())
     if not profile:
         with runner:
             runner.run(main_async(args.plan, args.out))

@@ -13,12 +13,13 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from impl.errors import ConfigurationError, StorageError
 from impl.runtime.config import Settings, load_settings
+from impl.runtime.eventloop import loop_factory
 from impl.runtime.http import build_app
 from impl.runtime.node import Node
 
@@ -102,20 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     with (
         contextlib.suppress(KeyboardInterrupt),
-        asyncio.Runner(loop_factory=_loop_factory()) as runner,
+        asyncio.Runner(loop_factory=loop_factory()) as runner,
     ):
         return runner.run(serve(settings))
     return 0
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (about twice the socket throughput), else the stdlib loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    log.info("event loop: uvloop %s", uvloop.__version__)
-    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

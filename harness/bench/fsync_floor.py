@@ -164,12 +164,12 @@ def leader(
         durable.commit([(seq, data)])
         while max(acked.values()) < seq:
             for key, _ in selector.select():
-                link = key.fileobj
-                assert isinstance(link, socket.socket)
-                reply = link.recv(1 << 12)
+                ready = key.fileobj
+                assert isinstance(ready, socket.socket)
+                reply = ready.recv(1 << 12)
                 if not reply:
                     raise RuntimeError("a follower closed its connection")
-                (acked[link],) = ACK.unpack_from(reply, len(reply) - ACK.size)
+                (acked[ready],) = ACK.unpack_from(reply, len(reply) - ACK.size)
         if now >= warmup_end:
             latencies.append(time.perf_counter() - now)
     elapsed = time.perf_counter() - warmup_end

@@ -51,16 +51,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from harness.history import HistoryError, read_history
+    from harness.history.unfinished import close_open_invokes, open_invokes
 
+    if args.timeout is not None and not args.timeout > 0:
+        print(f"harness check: --timeout must be a positive number of seconds, got {args.timeout}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         all_ops = read_history(args.history, split_keys=args.split_keys, keep_nemesis=True)
-        dead_letters = json.loads(args.dead_letters.read_text()) if args.dead_letters else []
+        dead_letters = _read_dead_letters(args.dead_letters)
     except HistoryError as error:
         print(f"harness check: {args.history}: {error}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as error:
         print(f"harness check: {error}", file=sys.stderr)
         return 2
+    if not any(op.process != "nemesis" for op in all_ops):
+        print(
+            f"harness check: {args.history}: no client operations (only nemesis ops, or an "
+            "empty file): nothing to check",
+            file=sys.stderr,
+        )
+        return 2
+    notes = []
+    unfinished = open_invokes(all_ops)
+    if unfinished:
+        shown = ", ".join(str(op.index) for op in unfinished[:10])
+        more = ", ..." if len(unfinished) > 10 else ""
+        notes.append(
+            f"{len(unfinished)} invoke(s) never completed (index {shown}{more}); checked as "
+            "info: they may or may not have taken effect"
+        )
+        all_ops = close_open_invokes(all_ops, error="never completed (history ended)")
     ops = [op for op in all_ops if op.process != "nemesis"]
     try:
         result = _run_checker(ops, args.model, args.timeout, dead_letters)
@@ -69,15 +91,34 @@ def main(args: argparse.Namespace) -> int:
         return 2
     from harness.check.render import render_result_text
 
+    for note in notes:
+        print(f"note: {note}")
     print(render_result_text(result))
     out = args.out or default_out(args.history)
     try:
-        _write_reports(out, args.history, all_ops, result)
+        _write_reports(out, args.history, all_ops, result, notes)
     except OSError as error:
         print(f"harness check: cannot write reports to {out}: {error}", file=sys.stderr)
         return 2
     print(f"reports: {out / 'report.md'}, {out / 'timeline.html'}, {out / 'results.json'}")
     return result.verdict.exit_code
+
+
+def _read_dead_letters(path: Path | None) -> list[Any]:
+    """The ``--dead-letters`` file: a JSON list of messages.
+
+    Raises:
+        ValueError: not JSON, or not a list.
+    """
+    if path is None:
+        return []
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: --dead-letters is not JSON: {error}") from None
+    if not isinstance(loaded, list):
+        raise ValueError(f"{path}: --dead-letters must be a JSON list of messages")
+    return loaded
 
 
 def _run_checker(ops: Sequence[Any], model: str, timeout_s: float | None, dead: list) -> Any:
@@ -120,12 +161,19 @@ def default_out(history: Path) -> Path:
     return folder / "check" if (folder / "run.json").exists() else folder
 
 
-def _write_reports(out: Path, history: Path, all_ops: Sequence[Any], result: Any) -> None:
+def _write_reports(
+    out: Path, history: Path, all_ops: Sequence[Any], result: Any, notes: Sequence[str] = ()
+) -> None:
     from harness.check.render import render_result_text, result_to_json
     from harness.report.timeline import render_timeline
 
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"history": str(history), "ops": len(all_ops), **result_to_json(result)}
+    payload = {
+        "history": str(history),
+        "ops": len(all_ops),
+        "notes": list(notes),
+        **result_to_json(result),
+    }
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     counterexample = result.counterexamples[0] if result.counterexamples else None
     ops = list(all_ops)
@@ -151,6 +199,8 @@ def _write_reports(out: Path, history: Path, all_ops: Sequence[Any], result: Any
         "",
         f"Verdict: **{result.verdict.value.upper()}** ({result.checker}, model {result.model}).",
         "",
+        *(f"Note: {note}." for note in notes),
+        *([""] if notes else []),
         "```",
         render_result_text(result).rstrip(),
         "```",

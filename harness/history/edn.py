@@ -23,6 +23,7 @@ keywords, ``nil`` for ``None``, vectors for lists.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -273,3 +274,12 @@ def op_to_edn(op: Op) -> str:
     if op.error is not None:
         parts.append(f":error {format_edn(op.error)}")
     return "{" + ", ".join(parts) + "}"
+
+
+def as_independent_tuple(op: Op) -> Op:
+    """``op`` with its key moved into the value, ``[key value]``, as Jepsen's ``independent``
+    workloads write it (the inverse of reading with ``split_keys=True``); ops without a key
+    (the nemesis's) are unchanged."""
+    if op.key is None:
+        return op
+    return dataclasses.replace(op, key=None, value=[op.key, op.value])

@@ -18,7 +18,7 @@ from harness.history.edn import iter_edn_forms
 from harness.history.jsonl import iter_jsonl_records
 from harness.history.ops import Op
 from harness.history.record import op_from_record
-from harness.history.validate import NEMESIS_PROCESS, HistoryValidator
+from harness.history.validate import NEMESIS_PROCESS, HistoryError, HistoryValidator
 
 Source = str | Path | IO[str]
 
@@ -53,8 +53,10 @@ def iter_history(
         if format is None:
             suffix = path.suffix.lower()
             format = {".edn": "edn", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix)
-        with open(path, encoding="utf-8") as file:
-            yield from _iter_file(file, format, validate, split_keys, keep_nemesis)
+        with open(path, "rb") as binary:
+            yield from _iter_file(
+                _decoded_lines(binary), format, validate, split_keys, keep_nemesis
+            )
     else:
         yield from _iter_file(source, format, validate, split_keys, keep_nemesis)
 
@@ -72,14 +74,32 @@ def detect_format(first_text: str) -> str:
     return "edn" if text[:1] in ("[", "(", "#", ";") else "jsonl"
 
 
+def _decoded_lines(binary: IO[bytes]) -> Iterator[str]:
+    """The lines of a UTF-8 file, one at a time; bytes that are not UTF-8 name their line.
+
+    Decoding per line (not per 8 KiB block, as a text-mode file does) is what
+    lets the error say which line is broken. A leading byte-order mark is dropped.
+    """
+    for number, raw in enumerate(binary, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise HistoryError(
+                number,
+                f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
+                "is this a history file?",
+            ) from None
+
+
 def _iter_file(
-    file: IO[str],
+    file: Iterable[str],
     format: str | None,
     validate: bool,
     split_keys: bool,
     keep_nemesis: bool,
 ) -> Iterator[Op]:
     leading: list[str] = []
+    file = iter(file)
     lines: Iterable[str] = file
     if format is None:
         for text in file:

@@ -16,6 +16,11 @@ Rules (each one raises ``HistoryError`` naming the line):
   3. A process has at most one open invoke.
   4. A process is never used again after an ``info`` completion.
   5. A completion has the same ``f`` as its invoke.
+  6. A completion is not earlier (``time``) than its invoke: the op cannot
+     return before it was called, and a timeline of such a history would lie.
+  7. ``index`` grows strictly from op to op (Jepsen's histories are dense and
+     ordered; a repeated or decreasing index means a corrupt or merged file,
+     and ops named by index in a counterexample would be ambiguous).
 
 The validator keeps one small record per process, so it runs in constant
 memory per process over a stream of any length.
@@ -55,6 +60,8 @@ class HistoryValidator:
 
     open_invokes: dict[int | str, tuple[Op, int]] = field(default_factory=dict)
     retired: dict[int | str, int] = field(default_factory=dict)  # process -> line of its info
+    last_index: int | None = None
+    last_index_line: int = 0
 
     def feed(self, op: Op, line: int = 0) -> None:
         """Accept ``op`` or raise ``HistoryError`` naming ``line``."""
@@ -62,6 +69,13 @@ class HistoryValidator:
             raise HistoryError(
                 line, f"unknown type {op.type!r} (expected invoke, ok, fail or info)"
             )
+        if self.last_index is not None and op.index <= self.last_index:
+            raise HistoryError(
+                line,
+                f"index {op.index} is not greater than index {self.last_index} on line "
+                f"{self.last_index_line} (indices must grow strictly, in history order)",
+            )
+        self.last_index, self.last_index_line = op.index, line
         if op.process == NEMESIS_PROCESS:
             return  # Jepsen's nemesis logs paired or unpaired info ops; they are not client ops.
         if op.process in self.retired:
@@ -99,6 +113,12 @@ class HistoryValidator:
                 line,
                 f"completion f {op.f!r} does not match f {invoke.f!r} of the invoke on line "
                 f"{invoke_line} (process {op.process})",
+            )
+        if op.time < invoke.time:
+            raise HistoryError(
+                line,
+                f"completion at time {op.time} is earlier than its invoke at time {invoke.time} "
+                f"on line {invoke_line} (process {op.process})",
             )
         if op.type is OpType.INFO:
             self.retired[op.process] = line

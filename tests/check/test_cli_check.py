@@ -142,3 +142,125 @@ def test_check_inside_a_run_folder_writes_to_check_and_keeps_the_run_reports(
     assert cli.main(["check", str(path), "--model", "register"]) == 0
     assert (tmp_path / "report.md").read_text() == "the run's own report"
     assert "VALID" in (tmp_path / "check" / "report.md").read_text()
+
+
+def test_knossos_history_with_invokes_that_never_complete_is_checked(
+    tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Knossos leaves crashed ops without a completion; they are checked as info, and said so."""
+    path = tmp_path / "bad-analysis.edn"
+    path.write_text(
+        "[{:process 4, :type :invoke, :f :write, :value 2}\n"
+        " {:process 4, :type :ok, :f :write, :value 2}\n"
+        " {:process 6, :type :invoke, :f :read, :value nil}\n"  # never completes
+        " {:process 20, :type :invoke, :f :write, :value 1}\n"  # never completes
+        " {:process 21, :type :invoke, :f :read, :value nil}\n"
+        " {:process 21, :type :ok, :f :read, :value 1}\n"
+        " {:process 22  :type :invoke, :f :read, :value nil}\n"
+        " {:process 22, :type :ok, :f :read, :value 3}]\n"  # nobody wrote 3
+    )
+    assert cli.main(["check", str(path), "--model", "cas-register"]) == 1
+    out = capsys.readouterr().out
+    assert "note: 2 invoke(s) never completed (index 2, 3)" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["counts"]["info"] == 2 and results["notes"]
+    assert "never completed" in (tmp_path / "report.md").read_text()
+    # Without the read of 3 the same history is valid: the crashed write of 1 explains the read.
+    path.write_text("\n".join(path.read_text().splitlines()[:6]) + "]\n")
+    assert cli.main(["check", str(path), "--model", "cas-register"]) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "\n\n", '{"process": "nemesis", "time": 0, "type": "info", "f": "start"}\n'],
+    ids=["empty", "blank", "nemesis-only"],
+)
+def test_a_history_without_client_ops_is_an_error_not_a_pass(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+    text: str,
+) -> None:
+    """Nothing to check must not print VALID (a truncated file would pass silently)."""
+    path = tmp_path / "history.jsonl"
+    path.write_text(text)
+    assert cli.main(["check", str(path), "--model", "register"]) == 2
+    assert "no client operations" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_binary_file_exits_2_naming_the_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A file that is not text is a clear error (line and byte), not a UnicodeDecodeError."""
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b"\x00\xff\xfe\x00garbage\n")
+    assert cli.main(["check", str(path), "--model", "register"]) == 2
+    assert "line 1: not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "is not JSON"), ('{"a": 1}', "must be a JSON list")],
+)
+def test_bad_dead_letters_file_exits_2(tmp_path: Path, capsys, content: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "queue.jsonl"
+    path.write_text(
+        '{"process": 0, "time": 0, "type": "invoke", "f": "enqueue", "value": 1}\n'
+        '{"process": 0, "time": 1, "type": "ok", "f": "enqueue", "value": 1}\n'
+    )
+    dead = tmp_path / "dead.json"
+    dead.write_text(content)
+    argv = ["check", str(path), "--model", "total-queue", "--dead-letters", str(dead)]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan"])
+def test_non_positive_timeout_exits_2(tmp_path: Path, capsys, timeout: str) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path, read_value=1)
+    assert cli.main(["check", str(path), "--model", "register", "--timeout", timeout]) == 2
+    assert "--timeout must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "model", ["register", "cas-register", "kv", "mutex", "rwlock", "queue", "set", "total-queue"]
+)
+def test_every_model_of_the_issue_is_reachable_from_the_cli(tmp_path: Path, model: str) -> None:
+    """Each --model name runs its checker (a one-op history each model accepts: exit 0)."""
+    f, value = {
+        "register": ("write", 1),
+        "cas-register": ("write", 1),
+        "kv": ("write", 1),
+        "mutex": ("acquire", "a"),
+        "rwlock": ("acquire", {"owner": "a", "mode": "shared"}),
+        "queue": ("enqueue", 1),
+        "set": ("add", 1),
+        "total-queue": ("enqueue", 1),
+    }[model]
+    done = {"token": 1} if model == "rwlock" else value
+    path = tmp_path / "history.jsonl"
+    path.write_text(
+        json.dumps({"process": 0, "time": 0, "type": "invoke", "f": f, "value": value})
+        + "\n"
+        + json.dumps({"process": 0, "time": 1, "type": "ok", "f": f, "value": done})
+        + "\n"
+    )
+    code = cli.main(["check", str(path), "--model", model])
+    results = json.loads((tmp_path / "results.json").read_text())
+    expected = "total-queue" if model == "total-queue" else "linearizable"
+    assert (code, results["checker"], results["model"]) == (
+        1 if model == "total-queue" else 0,
+        expected,
+        model,
+    )
+
+
+def test_export_independent_writes_jepsen_tuples_that_split_back(tmp_path: Path) -> None:
+    """--independent puts the key in the value as Jepsen's independent workloads do."""
+    path = tmp_path / "history.jsonl"
+    write_history(path, register_history(1, key="k1"))
+    edn = tmp_path / "history.edn"
+    assert cli.main(["export", str(path), "--edn", "--independent", "-o", str(edn)]) == 0
+    first = edn.read_text().splitlines()[0]
+    assert ':value ["k1" 1]' in first and ":key" not in first
+    back = tmp_path / "back.jsonl"
+    assert cli.main(["export", str(edn), "--jsonl", "--split-keys", "-o", str(back)]) == 0
+    assert read_history(back) == read_history(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from harness.history.ops import Op, OpType
 
 # A Knossos-style cas-register history as Knossos's test data writes it: one
@@ -46,11 +48,12 @@ def op(
     )
 
 
-def register_history(read_value: int) -> list[Op]:
+def register_history(read_value: int, *, key: str | None = None) -> list[Op]:
     """write 1 completes, then a read returns ``read_value``: valid iff it is 1."""
-    return [
+    ops = [
         op(0, 0, "invoke", "write", 1),
         op(1, 0, "ok", "write", 1),
         op(2, 1, "invoke", "read", None),
         op(3, 1, "ok", "read", read_value),
     ]
+    return ops if key is None else [dataclasses.replace(o, key=key) for o in ops]

@@ -52,6 +52,42 @@ CASES = {
         ],
         "completion f 'write' does not match f 'read' of the invoke on line 3",
     ),
+    "missing_f": (
+        ['{"process": 1, "time": 3, "type": "invoke", "value": 1}'],
+        "missing required field 'f'",
+    ),
+    "process_of_wrong_type": (
+        ['{"process": [1], "time": 3, "type": "invoke", "f": "read"}'],
+        "process must be an integer or a string",
+    ),
+    "time_of_wrong_type": (
+        ['{"process": 1, "time": "soon", "type": "invoke", "f": "read"}'],
+        "time must be an integer",
+    ),
+    "index_of_wrong_type": (
+        ['{"index": "a", "process": 1, "time": 3, "type": "invoke", "f": "read"}'],
+        "index must be an integer",
+    ),
+    "f_of_wrong_type": (
+        ['{"process": 1, "time": 3, "type": "invoke", "f": 7}'],
+        "f must be a string",
+    ),
+    "not_an_object": (["[1, 2, 3]"], "expected an object/map per op, got list"),
+    "garbage_line": (["garbage"], "unparsable JSON"),
+    "completion_before_its_invoke": (
+        [
+            '{"process": 1, "time": 9, "type": "invoke", "f": "read"}',
+            '{"process": 1, "time": 8, "type": "ok", "f": "read", "value": 1}',
+        ],
+        "completion at time 8 is earlier than its invoke at time 9 on line 3",
+    ),
+    "repeated_index": (
+        [
+            '{"index": 5, "process": 1, "time": 3, "type": "invoke", "f": "read"}',
+            '{"index": 5, "process": 1, "time": 4, "type": "ok", "f": "read", "value": 1}',
+        ],
+        "index 5 is not greater than index 5 on line 3",
+    ),
 }
 
 
@@ -123,3 +159,39 @@ def test_missing_index_takes_the_position_in_the_history() -> None:
     """index is optional on input; the op's position is used."""
     ops = read_history(io.StringIO("\n".join(VALID_PREFIX)))
     assert [o.index for o in ops] == [0, 1]
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A binary or mis-encoded file is an error on the line with the bad byte, not a traceback."""
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(("\n".join(VALID_PREFIX) + "\n").encode() + b'{"f": "\xff"}\n')
+    with pytest.raises(HistoryError, match=r"^line 3: not UTF-8 text \(byte 0xff"):
+        read_history(path)
+
+
+def test_a_leading_byte_order_mark_is_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Editors on Windows save UTF-8 with a BOM; the history still reads."""
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\n".join(VALID_PREFIX) + "\n").encode())
+    assert len(read_history(path)) == 2
+
+
+EDN_CASES = {
+    "unknown_type_keyword": ("{:process 0, :type :frob, :f :read}", 2, "unknown type 'frob'"),
+    "odd_map": ("{:process 0, :type :ok, :f :read, :value}", 2, "even number of forms"),
+    "wrong_closer": ("{:process 0, :type :ok, :f :read, :value 1)", 2, "')' closes '{'"),
+    "unterminated_string": ('{:process 0, :type :ok, :f :read, :value "abc}', 2, "cannot read EDN"),
+    "not_a_map": ("42", 2, "expected an object/map per op, got int"),
+    "missing_f": ("{:process 0, :type :ok}", 2, "missing required field 'f'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDN_CASES))
+def test_malformed_edn_names_the_offending_line(case: str) -> None:
+    """Broken EDN (as a hand-edited or truncated history.edn would be) names its line."""
+    second, line, reason = EDN_CASES[case]
+    text = "{:process 0, :type :invoke, :f :read, :value nil}\n" + second + "\n"
+    with pytest.raises(HistoryError) as raised:
+        read_history(io.StringIO(text), format="edn")
+    assert raised.value.line == line, str(raised.value)
+    assert reason in str(raised.value)

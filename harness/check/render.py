@@ -2,8 +2,9 @@
 
 Theory of operation: a verdict is only useful if a person can see why. On
 ILLEGAL the counterexample is printed the way one reads a Knossos/porcupine
-failure: the ops of the failing window grouped by process with their times
-(what overlapped), the longest partial linearization with the model state
+failure: the ops of the failing window grouped by process with their history
+indices (``#invoke..#completion``, meaningful even for Knossos histories that
+have no times) and times (what overlapped), the longest partial linearization with the model state
 after each op (how far an order got), and the ops none of which could be
 placed next (where it broke), followed by the checker's explanation.
 """
@@ -57,11 +58,13 @@ def _seconds(ns: int) -> str:
 
 
 def _op_text(invoke: Op, completion: Op | None = None) -> str:
-    key = "" if invoke.key is None else f" {_short(invoke.key)}"
-    text = f"{invoke.f}{key} {_short(invoke.value)}"
+    """``read "k1" -> ok 3``, ``write 3 -> ok 3``, ``cas [1, 2] -> info``: the argument when
+    there is one, the completion's value when there is one (a Knossos read invoke may carry the
+    value too, so equal values are still shown: no guessing which side a value belongs to)."""
+    text = _op_text_invoke(invoke)
     if completion is None:
         return text + " -> (never completed)"
-    returned = "" if completion.value == invoke.value else f" {_short(completion.value)}"
+    returned = "" if completion.value is None else f" {_short(completion.value)}"
     return f"{text} -> {completion.type.value}{returned}"
 
 
@@ -77,26 +80,39 @@ def _counterexample_text(counterexample: Counterexample, number: int) -> str:
         lines.append(f"    process {process}:")
         for invoke, completion in sorted(by_process[process], key=lambda pair: pair[0].time):
             end = "…" if completion is None else _seconds(completion.time)
+            span = f"#{invoke.index}" + ("" if completion is None else f"..#{completion.index}")
             marker = "  <-- stuck" if (invoke.process, invoke.index) in stuck_keys else ""
             lines.append(
-                f"      [{_seconds(invoke.time)} .. {end}] {_op_text(invoke, completion)}{marker}"
+                f"      {span:<14} [{_seconds(invoke.time)} .. {end}] "
+                f"{_op_text(invoke, completion)}{marker}"
             )
     lines.append("")
+    if not counterexample.linearized and not counterexample.stuck:
+        # The checker proved the verdict from the values alone, without a search.
+        lines.append("  No search was needed: the explanation above holds in every order.")
+        return "\n".join(lines)
     lines.append("  Longest partial linearization (model state after each op):")
     if not counterexample.linearized:
         lines.append("    (no op could be placed first)")
     for position, (op, state) in enumerate(counterexample.linearized, start=1):
-        lines.append(f"    {position:>3}. p{op.process} {_op_text_invoke(op)}  => {state}")
+        lines.append(
+            f"    {position:>3}. p{op.process} #{op.index} {_op_text_invoke(op)}  => {state}"
+        )
     lines.append("")
     lines.append("  None of these can be placed next:")
     for op in counterexample.stuck:
-        lines.append(f"    p{op.process} {_op_text_invoke(op)} (invoked at {_seconds(op.time)})")
+        lines.append(
+            f"    p{op.process} #{op.index} {_op_text_invoke(op)} (invoked at {_seconds(op.time)})"
+        )
+    if not counterexample.stuck:
+        lines.append("    (the search kept no candidates; see the explanation above)")
     return "\n".join(lines)
 
 
 def _op_text_invoke(op: Op) -> str:
     key = "" if op.key is None else f" {_short(op.key)}"
-    return f"{op.f}{key} {_short(op.value)}"
+    value = "" if op.value is None else f" {_short(op.value)}"
+    return f"{op.f}{key}{value}"
 
 
 # ---------------------------------------------------------------------------- JSON

@@ -45,11 +45,30 @@ def test_illegal_result_text_shows_window_linearization_and_stuck_op() -> None:
     text = render_result_text(illegal_result())
     assert "INVALID" in text
     assert "process 0:" in text and "process 2:" in text
-    assert '[0.004000s .. 0.005000s] read "k1" null -> ok 1  <-- stuck' in text
-    assert '1. p0 write "k1" 1  => value=1' in text
-    assert '2. p1 write "k1" 2  => value=2' in text
-    assert "None of these can be placed next:" in text
+    assert '#4..#5         [0.004000s .. 0.005000s] read "k1" -> ok 1  <-- stuck' in text
+    assert '1. p0 #0 write "k1" 1  => value=1' in text
+    assert '2. p1 #2 write "k1" 2  => value=2' in text
+    assert 'None of these can be placed next:\n    p2 #4 read "k1" (invoked at 0.004000s)' in text
     assert "read -> 1 could not take effect after write 2" in text
+
+
+def test_knossos_read_with_a_value_on_its_invoke_shows_what_it_returned() -> None:
+    """Knossos invokes may carry the read value; the completion's value is still printed."""
+    result = illegal_result()
+    read = (_op(4, 2, "invoke", "read", 1, 4_000_000), _op(5, 2, "ok", "read", 1, 5_000_000))
+    result.counterexamples[0].window[2] = read
+    assert 'read "k1" 1 -> ok 1' in render_result_text(result)
+
+
+def test_counterexample_proved_without_search_has_no_empty_sections() -> None:
+    """A value-only proof (a read of a value nobody wrote) has no linearization or stuck list
+    to show; the text says so instead of printing empty headings."""
+    result = illegal_result()
+    example = result.counterexamples[0]
+    example.linearized, example.stuck = [], []
+    text = render_result_text(result)
+    assert "No search was needed" in text
+    assert "None of these can be placed next" not in text
 
 
 def test_valid_result_text_is_a_verdict_table_without_counterexample() -> None:

@@ -41,6 +41,7 @@ LOCK_PATH = Path(tempfile.gettempdir()) / "sinkron-image-build.lock"
 NODE_REQUIREMENTS = [
     "msgpack>=1.0",
     "aiohttp>=3.9",
+    "httptools>=0.6",
     "orjson>=3.8",
     "prometheus-client>=0.19",
     "python-dotenv>=1.0",

@@ -15,12 +15,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from impl.errors import ConfigurationError, StorageError
 from impl.runtime.config import Settings, load_settings
 from impl.runtime.eventloop import loop_factory
 from impl.runtime.http import build_app
+from impl.runtime.http_server import HttpServer
 from impl.runtime.node import Node
 
 log = logging.getLogger("sinkron")
@@ -33,18 +32,13 @@ async def serve(settings: Settings) -> int:
     except StorageError as error:
         log.error("refusing to start: %s", error)
         return 1
-    runner = web.AppRunner(build_app(node), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(
-        runner, settings.http_host, settings.http_port, reuse_address=True, shutdown_timeout=1.0
-    )
+    server = HttpServer(build_app(node))
     try:
-        await site.start()
+        http_port = await server.start(settings.http_host, settings.http_port)
     except OSError as error:
         log.error("cannot listen on http %s:%d: %s", settings.http_host, settings.http_port, error)
         await node.stop()
         return 1
-    http_port = runner.addresses[0][1] if runner.addresses else settings.http_port
     log.info(
         "node %s serving http://%s:%d peers on %s:%d data %s",
         settings.node_id,
@@ -61,11 +55,8 @@ async def serve(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("stopping on signal")
-    try:
-        # In-flight client requests get a moment to finish; nothing waits on idle clients.
-        await asyncio.wait_for(runner.cleanup(), 3.0)
-    except TimeoutError:
-        log.warning("HTTP shutdown took too long; closing anyway")
+    # In-flight client requests get a moment to finish; nothing waits on idle clients.
+    await server.close(grace_s=3.0)
     await node.stop()
     log.info("stopped cleanly")
     return 0

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from impl.runtime.api.common import (
     BadRequest,
     error_response,
@@ -22,6 +20,8 @@ from impl.runtime.api.common import (
     path_key,
     require,
 )
+from impl.runtime.http_message import Request, Response
+from impl.runtime.http_router import RouteTable
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
@@ -36,7 +36,7 @@ def _token(body: dict[str, Any]) -> int:
     return int(token)
 
 
-def _answer(result: Any) -> web.Response:
+def _answer(result: Any) -> Response:
     if isinstance(result, dict) and result.get("ok"):
         return json_response({k: result[k] for k in ("value", "token") if k in result})
     error = result.get("error") if isinstance(result, dict) else None
@@ -53,11 +53,11 @@ def _answer(result: Any) -> web.Response:
     return error_response(500, "internal", f"unexpected fenced result {result!r}")
 
 
-def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
+def register(routes: RouteTable, host: ServiceHost) -> None:
     @routes.put("/fenced/{key}")
-    async def write(request: web.Request) -> web.Response:
+    async def write(request: Request) -> Response:
         key = path_key(request, "key")
-        body = await json_body(request)
+        body = json_body(request)
         op = {
             "f": "write",
             "key": key,
@@ -67,14 +67,14 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
         return _answer(await host.propose(SERVICE, op))
 
     @routes.post("/fenced/{key}/read")
-    async def fenced_read(request: web.Request) -> web.Response:
+    async def fenced_read(request: Request) -> Response:
         key = path_key(request, "key")
-        body = await json_body(request)
+        body = json_body(request)
         op = {"f": "read", "key": key, "token": _token(body)}
         return _answer(await host.propose(SERVICE, op))
 
     @routes.get("/fenced/{key}")
-    async def read(request: web.Request) -> web.Response:
+    async def read(request: Request) -> Response:
         return _answer(await host.read(SERVICE, {"f": "read", "key": path_key(request, "key")}))
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from impl.runtime.api.common import error_response, json_body, json_response, path_key, require
+from impl.runtime.http_message import Request, Response
+from impl.runtime.http_router import RouteTable
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
 
 
-def _result_response(result: Any) -> web.Response:
+def _result_response(result: Any) -> Response:
     if isinstance(result, dict) and result.get("ok"):
         return json_response({"value": result.get("value")})
     if isinstance(result, dict) and result.get("error") == "not-found":
@@ -25,25 +25,25 @@ def _result_response(result: Any) -> web.Response:
     return error_response(400, "bad-request", str(message))
 
 
-def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
+def register(routes: RouteTable, host: ServiceHost) -> None:
     @routes.get("/kv/{key}")
-    async def read(request: web.Request) -> web.Response:
+    async def read(request: Request) -> Response:
         key = path_key(request, "key")
         return _result_response(await host.read("kv", {"f": "read", "key": key}))
 
     @routes.put("/kv/{key}")
-    async def write(request: web.Request) -> web.Response:
+    async def write(request: Request) -> Response:
         key = path_key(request, "key")
-        body = await json_body(request)
+        body = json_body(request)
         value = require(body, "value")
         return _result_response(
             await host.propose("kv", {"f": "write", "key": key, "value": value})
         )
 
     @routes.post("/kv/{key}/cas")
-    async def cas(request: web.Request) -> web.Response:
+    async def cas(request: Request) -> Response:
         key = path_key(request, "key")
-        body = await json_body(request)
+        body = json_body(request)
         expected = require(body, "expected")
         value = require(body, "value")
         op = {"f": "cas", "key": key, "expected": expected, "value": value}

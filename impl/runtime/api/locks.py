@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from impl.runtime.api.common import (
     BadRequest,
     error_response,
@@ -32,6 +30,8 @@ from impl.runtime.api.common import (
     path_key,
     require,
 )
+from impl.runtime.http_message import Request, Response
+from impl.runtime.http_router import RouteTable
 from impl.runtime.outcomes import RequestOutcome
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def _token_op(f: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"f": f, "name": name, "owner": _owner(body), "token": token}
 
 
-def _answer(result: Any) -> web.Response:
+def _answer(result: Any) -> Response:
     """Map a final table result to HTTP."""
     if not isinstance(result, dict):
         return error_response(500, "internal", f"unexpected lock result {result!r}")
@@ -140,30 +140,30 @@ async def wait_granted(host: ServiceHost, op: dict[str, Any], queued: dict[str, 
     return await host.propose(SERVICE, cancel)
 
 
-def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
+def register(routes: RouteTable, host: ServiceHost) -> None:
     @routes.post("/locks/{name}/acquire")
-    async def acquire(request: web.Request) -> web.Response:
-        op = _acquire_op(path_key(request, "name"), await json_body(request))
+    async def acquire(request: Request) -> Response:
+        op = _acquire_op(path_key(request, "name"), json_body(request))
         result = await host.propose(SERVICE, op)
         if isinstance(result, dict) and result.get("queued"):
             result = await wait_granted(host, op, result)
         return _answer(result)
 
     @routes.post("/locks/{name}/release")
-    async def release(request: web.Request) -> web.Response:
-        op = _token_op("release", path_key(request, "name"), await json_body(request))
+    async def release(request: Request) -> Response:
+        op = _token_op("release", path_key(request, "name"), json_body(request))
         return _answer(await host.propose(SERVICE, op))
 
     @routes.post("/locks/{name}/keepalive")
-    async def keepalive(request: web.Request) -> web.Response:
-        op = _token_op("keepalive", path_key(request, "name"), await json_body(request))
+    async def keepalive(request: Request) -> Response:
+        op = _token_op("keepalive", path_key(request, "name"), json_body(request))
         result = await host.propose(SERVICE, op)
         if isinstance(result, dict) and result.get("ok"):
             return json_response({"expires_at_ms": result["expires_at_ms"]})
         return _answer(result)
 
     @routes.get("/locks/{name}")
-    async def show(request: web.Request) -> web.Response:
+    async def show(request: Request) -> Response:
         result = await host.read(SERVICE, {"f": "lock", "name": path_key(request, "name")})
         return json_response({"holders": result["holders"], "waiters": result["waiters"]})
 

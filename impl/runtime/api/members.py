@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from impl.raft.events import ConfigChangeKind
 from impl.runtime.api.common import (
     BadRequest,
@@ -25,6 +23,8 @@ from impl.runtime.api.common import (
     path_key,
     require,
 )
+from impl.runtime.http_message import Request, Response
+from impl.runtime.http_router import RouteTable
 from impl.runtime.members import parse_address
 from impl.runtime.outcomes import Unavailable
 
@@ -64,14 +64,14 @@ def _must_lead(host: ServiceHost) -> None:
         )
 
 
-def _unknown(node: str) -> web.Response:
+def _unknown(node: str) -> Response:
     return error_response(404, "not-found", f"{node} is not a member of the cluster")
 
 
-def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
+def register(routes: RouteTable, host: ServiceHost) -> None:
     @routes.post("/cluster/members")
-    async def add(request: web.Request) -> web.Response:
-        body = await json_body(request)
+    async def add(request: Request) -> Response:
+        body = json_body(request)
         node = require(body, "id", str)
         address = require(body, "peer_address", str)
         promote = body.get("promote", False)
@@ -100,7 +100,7 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
         return json_response({"id": node, "peer_address": address, "voter": promote})
 
     @routes.post("/cluster/members/{id}/promote")
-    async def promote(request: web.Request) -> web.Response:
+    async def promote(request: Request) -> Response:
         node = path_key(request, "id")
         _must_lead(host)
         voters, learners = _membership(host)
@@ -112,7 +112,7 @@ def register(routes: web.RouteTableDef, host: ServiceHost) -> None:
         return json_response({"id": node, "voter": True})
 
     @routes.delete("/cluster/members/{id}")
-    async def remove(request: web.Request) -> web.Response:
+    async def remove(request: Request) -> Response:
         node = path_key(request, "id")
         _must_lead(host)
         voters, learners = _membership(host)

@@ -313,6 +313,8 @@ class _Connection(asyncio.Protocol):
                     await self.writable
                 if len(self.queue) < MAX_PIPELINED and not self.closing:
                     transport.resume_reading()
+            if self.closing:  # nothing more will be read (an upgrade, a server stopping)
+                self._close()
         finally:
             self.busy = False
             if not self.queue and self.partial_since is None:

@@ -48,10 +48,16 @@ def _freeze(value: Any) -> Hashable:
     return value
 
 
-def _multisets(ops: Sequence[Op]) -> tuple[Counter, Counter, Counter]:
+def _multisets(ops: Sequence[Op]) -> tuple[Counter, Counter, Counter, bool]:
+    """attempted, acknowledged, dequeued, and whether a drain completed.
+
+    Raises:
+        ValueError: a drain's ok value is not a list of messages.
+    """
     attempted: Counter = Counter()
     acknowledged: Counter = Counter()
     dequeued: Counter = Counter()
+    drained = False
     for op in ops:
         if op.f == "enqueue" and op.type is OpType.INVOKE:
             attempted[_freeze(op.value)] += 1
@@ -60,9 +66,15 @@ def _multisets(ops: Sequence[Op]) -> tuple[Counter, Counter, Counter]:
         elif op.f == "dequeue" and op.type is OpType.OK and op.value is not None:
             dequeued[_freeze(op.value)] += 1
         elif op.f == "drain" and op.type is OpType.OK:
+            if op.value is not None and not isinstance(op.value, list | tuple):
+                raise ValueError(
+                    f"op {op.index}: a drain's ok value must be the list of messages read, "
+                    f"got {op.value!r}"
+                )
+            drained = True
             for value in op.value or ():
                 dequeued[_freeze(value)] += 1
-    return attempted, acknowledged, dequeued
+    return attempted, acknowledged, dequeued, drained
 
 
 def _examples(counter: Counter) -> str:
@@ -84,11 +96,16 @@ def check_total_queue(ops: Sequence[Op], *, dead_lettered: Iterable[Any] = ()) -
 
     Returns:
         ``Verdict.OK`` when nothing is lost or unexpected, else
-        ``Verdict.ILLEGAL`` with one reason per non-empty bad category.
+        ``Verdict.ILLEGAL`` with one reason per non-empty bad category;
+        ``Verdict.UNKNOWN`` when the history has no enqueue and no dequeue at
+        all (nothing was checked: a wrong file or workload must not pass).
         ``counts`` holds the size of every multiset; ``details`` the values.
+
+    Raises:
+        ValueError: a drain's ok value is not a list.
     """
     started = time.monotonic()
-    attempted, acknowledged, dequeued = _multisets(ops)
+    attempted, acknowledged, dequeued, drained = _multisets(ops)
     dead = Counter(_freeze(value) for value in dead_lettered)
     lost = acknowledged - dequeued - dead
     unexpected = Counter({v: n for v, n in (dequeued + dead).items() if v not in attempted})
@@ -111,6 +128,11 @@ def check_total_queue(ops: Sequence[Op], *, dead_lettered: Iterable[Any] = ()) -
             f"{counts['lost']} acknowledged message(s) never dequeued nor dead-lettered: "
             + _examples(lost)
         )
+        if not drained:
+            reasons.append(
+                "the history has no completed drain: messages still in the queue at the end "
+                "count as lost (Jepsen's total-queue expects a final drain)"
+            )
     if unexpected:
         reasons.append(
             f"{counts['unexpected']} dequeued message(s) that no enqueue attempted: "
@@ -127,6 +149,12 @@ def check_total_queue(ops: Sequence[Op], *, dead_lettered: Iterable[Any] = ()) -
             + _examples(recovered)
         )
     verdict = Verdict.ILLEGAL if lost or unexpected else Verdict.OK
+    if not attempted and not dequeued and not dead:
+        verdict = Verdict.UNKNOWN
+        reasons.append(
+            "no enqueue, dequeue or drain op in the history: nothing was checked "
+            "(is this a queue history?)"
+        )
     return CheckResult(
         checker="total-queue",
         model="total-queue",

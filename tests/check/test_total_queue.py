@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from harness.check.render import result_to_json
 from harness.check.total_queue import check_total_queue
 from harness.check.verdict import Verdict
@@ -90,3 +92,34 @@ def test_json_messages_are_compared_by_value_and_result_is_json_safe() -> None:
     lost = check_total_queue(enqueue(0, body))
     assert lost.details["lost"] == [[["id", "m1"], ["payload", [1, 2]]]]
     json.dumps(result_to_json(lost))
+
+
+def test_history_without_queue_ops_is_unknown_not_valid() -> None:
+    """A register history given to total-queue checks nothing; that must not read as VALID."""
+    ops = [
+        Op(index=0, time=0, process=0, type=OpType.INVOKE, f="write", value=1),
+        Op(index=1, time=1, process=0, type=OpType.OK, f="write", value=1),
+    ]
+    result = check_total_queue(ops)
+    assert result.verdict is Verdict.UNKNOWN
+    assert any("nothing was checked" in reason for reason in result.reasons)
+
+
+def test_lost_without_a_drain_says_the_drain_is_missing() -> None:
+    """Messages left in the queue look lost when the run never drained it; the reason says so."""
+    ops = [
+        Op(index=0, time=0, process=0, type=OpType.INVOKE, f="enqueue", value=1),
+        Op(index=1, time=1, process=0, type=OpType.OK, f="enqueue", value=1),
+    ]
+    result = check_total_queue(ops)
+    assert result.verdict is Verdict.ILLEGAL
+    assert any("no completed drain" in reason for reason in result.reasons)
+
+
+def test_drain_value_that_is_not_a_list_is_a_value_error() -> None:
+    ops = [
+        Op(index=0, time=0, process=0, type=OpType.INVOKE, f="drain"),
+        Op(index=1, time=1, process=0, type=OpType.OK, f="drain", value=5),
+    ]
+    with pytest.raises(ValueError, match="op 1: a drain's ok value must be the list"):
+        check_total_queue(ops)

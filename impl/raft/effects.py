@@ -17,6 +17,17 @@ storage BEFORE Messages are sent"):
           quorum only after ``Persisted``.
   Rule 4. ``Apply`` and ``ApplySnapshot`` carry only committed data; the
           runtime applies them in order and never re-applies an index.
+  Rule 5. Writes of EARLIER steps: a message that claims something about
+          the log waits for them through a barrier ``Persist`` the core
+          lists before it (replication.py Rule 2). A runtime may also hold
+          every effect behind every pending write (impl/runtime/node.py
+          does, because a reply states the sender's term). The core marks
+          with ``Send.overtakes_log_writes`` the messages that state nothing
+          but the term (a follower's answer to a heartbeat): such a message
+          may leave while earlier steps' LOG writes are still pending, once
+          no term or vote write is; Rule 2 still holds within its own step.
+          A heartbeat answer held behind a commit on a stalled disk would
+          cost a healthy leader its check-quorum, and so its leadership.
 
 A crash loses every write that was not yet durable; the node restarts from
 ``RestoredState`` read back from storage.
@@ -68,8 +79,11 @@ class PersistSnapshot:
 @fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
+    """Send ``message`` to ``to``; ``overtakes_log_writes``: see Rule 5 above."""
+
     to: NodeId
     message: Message
+    overtakes_log_writes: bool = False
 
 
 @fast_init

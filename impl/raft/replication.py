@@ -23,6 +23,9 @@ Rules:
           Persist) earlier in the same effect list.
   Rule 3. A snapshot never moves a follower backwards: if it already holds
           the snapshot's last entry, it only advances its commit index.
+  Rule 4. Only a heartbeat's answer is marked ``overtakes_log_writes``
+          (effects.py Rule 5): it carries match_index 0 and so claims
+          nothing about the follower's log, only its term.
 """
 
 from __future__ import annotations
@@ -387,7 +390,10 @@ class Replication(NodeState):
                 success=success,
                 match_index=match_index,
                 read_context=request.read_context,
-            )
+            ),
+            # A heartbeat answer (match_index 0) claims nothing about our log, only our
+            # term: it may overtake earlier steps' log writes (effects.py Rule 5).
+            overtakes_log_writes=request.is_heartbeat and match_index == 0,
         )
 
     def _handle_install_snapshot(self, request: InstallSnapshot) -> None:

@@ -162,8 +162,8 @@ class NodeState:
             effects.append(Apply(entries=committed))
         return effects
 
-    def _send(self, message: Message) -> None:
-        send = Send(to=message.to_id, message=message)
+    def _send(self, message: Message, *, overtakes_log_writes: bool = False) -> None:
+        send = Send(to=message.to_id, message=message, overtakes_log_writes=overtakes_log_writes)
         if self._role is not Role.LEADER or self._hard_state_dirty:
             self._late.append(send)
         elif self._leader_term_durable:

@@ -13,10 +13,10 @@ In a step that writes, the effects it lists BEFORE its first write leave at
 once (Rule 3): the core only puts a message there when it depends on no
 write, for example a leader's AppendEntries (thesis §10.2.1). Effects of a
 step that writes nothing wait for every pending write, because such a step
-may answer with a term or vote still in flight; the one exception is an
-answer to a heartbeat once no term or vote write is pending, because it
-claims nothing but the (durable) term. Applies keep their order: one is held
-whenever anything is held.
+may answer with a term or vote still in flight; the one exception is a Send
+the core marked ``overtakes_log_writes`` (a heartbeat's answer, effects.py
+Rule 5), which leaves once no term or vote write is pending. Applies keep
+their order: one is held whenever anything is held.
 
 Client proposals and ReadIndex requests arriving in one loop iteration are
 stepped together in one ``call_soon`` callback (at most ``FLUSH_BATCH_MAX``
@@ -60,7 +60,7 @@ from impl.raft.events import (
     Received,
     Tick,
 )
-from impl.raft.messages import AppendEntriesResponse, Message
+from impl.raft.messages import Message
 from impl.raft.node import RaftNode
 from impl.raft.types import (
     ClusterConfig,
@@ -249,10 +249,13 @@ class Node(ClientRequests):
                 self._held.append((self._write_seq, effect))  # Rule 4: applies stay in order
             elif independent:
                 self._execute(effect)  # Rule 3
-            elif _is_heartbeat_ack(effect) and self._hard_state_seq <= self._durable_seq:
-                # A heartbeat answer states only our term, and that is durable: it need
-                # not wait for log writes. Held behind a commit stalled by a busy disk,
-                # it cost the leader its check-quorum and so its leadership.
+            elif (
+                isinstance(effect, Send)
+                and effect.overtakes_log_writes
+                and self._hard_state_seq <= self._durable_seq
+            ):
+                # The core marked it as claiming nothing but our term (effects.py Rule 5),
+                # and every term or vote write is durable: log writes need not hold it.
                 self._execute(effect)
             else:
                 self._held.append((self._write_seq, effect))  # Rule 2
@@ -532,19 +535,6 @@ def _fail_stop(task: asyncio.Task[None]) -> None:
     log.critical("fatal error in the %s loop; exiting", task.get_name(), exc_info=task.exception())
     logging.shutdown()
     os._exit(70)
-
-
-def _is_heartbeat_ack(effect: Effect) -> bool:
-    """An answer to a heartbeat: success, a read round, and no claim about the log."""
-    if not isinstance(effect, Send):
-        return False
-    message = effect.message
-    return (
-        isinstance(message, AppendEntriesResponse)
-        and message.success
-        and message.read_context > 0
-        and message.match_index == 0
-    )
 
 
 def _last_written(batch: list[StorageWrite]) -> tuple[Index, Term] | None:

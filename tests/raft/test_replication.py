@@ -90,6 +90,37 @@ def test_follower_acknowledging_undurable_entries_emits_a_barrier() -> None:
     assert not any(isinstance(e, Persist) for e in received(node, append(1, (0, 0), ())))
 
 
+def heartbeat(term: int, read_context: int, commit: int = 0) -> AppendEntries:
+    return AppendEntries(
+        from_id=N2,
+        to_id=N1,
+        term=Term(term),
+        prev_log_index=Index(0),
+        prev_log_term=Term(0),
+        entries=(),
+        leader_commit=Index(commit),
+        read_context=read_context,
+    )
+
+
+def test_only_a_heartbeat_answer_may_overtake_log_writes() -> None:
+    """effects.py Rule 5: the answer to a heartbeat claims nothing about the log, so the core
+    marks it ``overtakes_log_writes``; an answer that acknowledges entries is never marked,
+    and a marked answer still comes after its own step's term write (Rule 2)."""
+    node = make_node(term=1)
+    appended = received(node, append(1, (0, 0), entries_from(1, 1)))  # its write is pending
+    (ack,) = [e for e in appended if isinstance(e, Send)]
+    assert ack.message.match_index == 1 and not ack.overtakes_log_writes
+    beat = received(node, heartbeat(1, read_context=5))
+    (answer,) = beat
+    assert isinstance(answer, Send) and answer.overtakes_log_writes
+    assert answer.message.success and answer.message.match_index == 0
+    new_term = received(node, heartbeat(2, read_context=6))
+    assert isinstance(new_term[0], Persist) and new_term[0].hard_state is not None
+    (answer,) = [e for e in new_term if isinstance(e, Send)]
+    assert answer.overtakes_log_writes and persist_index(new_term) < first_send_index(new_term)
+
+
 def test_log_matching_rejects_missing_prev_and_truncates_conflicts() -> None:
     """Raft §5.3: reject if prev does not match; delete a conflicting entry and all that follow."""
     node = make_node(term=3, log=log_of(1, 1, 2, 2))

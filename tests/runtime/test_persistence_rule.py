@@ -251,16 +251,17 @@ def test_applies_keep_log_order_behind_held_effects() -> None:
     assert asyncio.run(scenario()) == 2
 
 
-def _heartbeat_ack() -> Send:
+def _heartbeat_ack(*, marked: bool = True) -> Send:
     message = AppendEntriesResponse(
         from_id=NodeId("n1"), to_id=NodeId("n2"), term=Term(1), success=True, read_context=7
     )
-    return Send(to=NodeId("n2"), message=message)
+    return Send(to=NodeId("n2"), message=message, overtakes_log_writes=marked)
 
 
-def test_heartbeat_answer_does_not_wait_for_log_writes() -> None:
-    """A heartbeat answer claims only the term: with the term durable it leaves at once,
-    though a log write is pending (a stalled disk must not cost the leader its quorum)."""
+def test_send_marked_overtakes_log_writes_does_not_wait_for_log_writes() -> None:
+    """effects.py Rule 5: a Send the core marked (a heartbeat answer claims only the term)
+    leaves at once with the term durable, though a log write is pending (a stalled disk
+    must not cost the leader its quorum)."""
 
     async def scenario() -> tuple[list[str], list[str]]:
         node, _, storage, transport = _node(
@@ -279,12 +280,32 @@ def test_heartbeat_answer_does_not_wait_for_log_writes() -> None:
     assert asyncio.run(scenario()) == (["AppendEntriesResponse"], ["AppendEntriesResponse"])
 
 
-def test_heartbeat_answer_waits_while_the_term_is_in_flight() -> None:
-    """With a term or vote write pending, the heartbeat answer waits for it (Rule 2)."""
+def test_send_marked_overtakes_log_writes_waits_while_the_term_is_in_flight() -> None:
+    """With a term or vote write pending, even a marked Send waits for it (Rule 5)."""
 
     async def scenario() -> tuple[list[str], list[str]]:
         node, _, storage, transport = _node(
             [[Persist(hard_state=HardState(term=Term(1)), entries=())], [_heartbeat_ack()]]
+        )
+        writer = asyncio.create_task(node._writer_loop())
+        node._step(Tick())
+        node._step(Tick())
+        await _settle()
+        before = _kinds(transport)
+        storage.gate.set()
+        await _settle()
+        writer.cancel()
+        return before, _kinds(transport)
+
+    assert asyncio.run(scenario()) == ([], ["AppendEntriesResponse"])
+
+
+def test_unmarked_heartbeat_answer_waits_for_log_writes() -> None:
+    """The shell does not judge messages itself: only the core's mark lets a Send overtake."""
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        node, _, storage, transport = _node(
+            [[Persist(hard_state=None, entries=(_entry(1),))], [_heartbeat_ack(marked=False)]]
         )
         writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())

@@ -14,8 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
+
+orjson: ModuleType | None
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a dependency of the package
+    orjson = None
+
+
+def _encode(body: Any) -> bytes:
+    """JSON bytes of a request body: orjson when it can (a tenth of the stdlib's CPU)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(body)
+        except TypeError:  # integers beyond 64 bits
+            pass
+    return json.dumps(body).encode()
 
 
 class Http1Error(Exception):
@@ -33,21 +50,31 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
         if self.waiter is None or self.waiter.done():  # nobody asked: the stream is out of step
             self._fail(Http1Error("unsolicited bytes from the server"))
             return
+        # Usually one read holds one whole response: parse it in place, copy nothing.
+        buffer: bytes | bytearray = data
+        if self.buffer:
+            self.buffer += data
+            buffer = self.buffer
         try:
-            parsed = _parse(self.buffer)
+            parsed = _parse(buffer)
         except (Http1Error, ValueError) as error:
             self._fail(error if isinstance(error, Http1Error) else Http1Error(str(error)))
             return
-        if parsed is not None:
-            status, body, used, close = parsed
+        if parsed is None:
+            if buffer is data:
+                self.buffer += data
+            return
+        status, body, used, close = parsed
+        if buffer is data:
+            self.buffer += data[used:]  # bytes past the response: the next data_received fails
+        else:
             del self.buffer[:used]
-            self.waiter.set_result((status, body))
-            if close:
-                self._fail(Http1Error("server closed the connection"))
+        self.waiter.set_result((status, body))
+        if close:
+            self._fail(Http1Error("server closed the connection"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -71,7 +98,7 @@ def _field(head: bytes, name: bytes) -> bytes | None:
     return head[at + len(name) + 3 : end if end >= 0 else len(head)].strip()
 
 
-def _parse(buffer: bytearray) -> tuple[int, bytes, int, bool] | None:
+def _parse(buffer: bytes | bytearray) -> tuple[int, bytes, int, bool] | None:
     """(status, body, bytes used, server closes) for one complete response, or None.
 
     Bytes operations on the lower-cased head, no per-line Python loop: the
@@ -102,7 +129,7 @@ def _parse(buffer: bytearray) -> tuple[int, bytes, int, bool] | None:
 
 
 def _parse_chunked(
-    buffer: bytearray, at: int, status: int, close: bool
+    buffer: bytes | bytearray, at: int, status: int, close: bool
 ) -> tuple[int, bytes, int, bool] | None:
     body = bytearray()
     while True:
@@ -134,6 +161,7 @@ class Http1Client:
         self.port = parts.port or 80
         self.prefix = parts.path.rstrip("/")
         self._protocol: _Protocol | None = None
+        self._heads: dict[tuple[str, str, bool], bytes] = {}  # request line and fixed headers
 
     async def _connection(self) -> _Protocol:
         if self._protocol is None or self._protocol.closed:
@@ -152,15 +180,17 @@ class Http1Client:
             protocol = await self._connection()
         except OSError as error:
             raise Http1Error(f"connect: {error}") from None
-        payload = b"" if body is None else json.dumps(body).encode()
-        head = f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-        if body is not None:
-            head += "Content-Type: application/json\r\n"
-        head += f"Content-Length: {len(payload)}\r\n\r\n"
+        payload = b"" if body is None else _encode(body)
+        head = self._heads.get((method, path, body is not None))
+        if head is None:
+            text = f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            if body is not None:
+                text += "Content-Type: application/json\r\n"
+            head = self._heads[(method, path, body is not None)] = text.encode()
         waiter = asyncio.get_running_loop().create_future()
         protocol.waiter = waiter
         assert protocol.transport is not None
-        protocol.transport.write(head.encode() + payload)
+        protocol.transport.write(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(payload), payload))
         try:
             return await waiter
         finally:

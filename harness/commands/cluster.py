@@ -1,4 +1,5 @@
-"""``harness cluster up|down``: a local cluster to play with, in the foreground.
+"""``harness cluster up|down|add-node|remove-node``: a local cluster to play with, and
+membership changes of any running cluster (local, docker compose, ssh hosts).
 
 ``up`` starts N nodes with the LocalBackend (relays run inside ``up``), prints
 ``n1 http://127.0.0.1:7001`` per node as soon as it answers /health, writes
@@ -11,6 +12,15 @@ Before signalling a pid it checks that ``/proc/<pid>/cmdline`` still matches
 the recorded one, so a reused pid is never hit.
 
 Ports with ``--base-port B``: node k serves HTTP on B+k and peers on B+100+k.
+
+``add-node ID PEER_ADDRESS`` and ``remove-node ID`` are the safe way to grow or
+shrink a cluster (docs/containers.md): the /cluster/members routes run only on
+the leader, and a promotion waits until the learner has caught up, which can
+take longer than a client is willing to wait under load. So these commands
+find the leader among ``--urls``, and decide from the membership the leader
+reports, not from one answer: a call that timed out may still have taken
+effect (retrying it blindly would get "409 already a member"), and a new
+leader may have to be found half-way. Exit 0 when the membership is as asked.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ import shlex
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +43,8 @@ from harness.backends.base import ClusterSpec
 
 STATE_FILE = "cluster.json"
 DEFAULT_DATA_DIR = ".sinkron/cluster"
+# node1..node3 of docker-compose.yml (and of `harness cluster up --base-port 7000`).
+DEFAULT_URLS = "http://127.0.0.1:7001,http://127.0.0.1:7002,http://127.0.0.1:7003"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,11 +78,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     down.add_argument(
         "--data", default=DEFAULT_DATA_DIR, help=f"data dir (default {DEFAULT_DATA_DIR})"
     )
+    add = sub.add_parser(
+        "add-node",
+        help="add a node (started with SINKRON_JOIN=1) as a learner, then promote it to voter",
+    )
+    add.add_argument("id", help="the new node's id (its SINKRON_NODE_ID)")
+    add.add_argument("peer_address", help="host:port where the other nodes reach its peer port")
+    add.add_argument(
+        "--learner", action="store_true", help="leave it a learner (no vote); promote later"
+    )
+    remove = sub.add_parser("remove-node", help="remove a voter or learner from the membership")
+    remove.add_argument("id", help="the id of the node to remove")
+    for parser_ in (add, remove):
+        parser_.add_argument(
+            "--urls",
+            default=DEFAULT_URLS,
+            help=f"comma-separated HTTP URLs of current members (default {DEFAULT_URLS})",
+        )
+        parser_.add_argument(
+            "--timeout", type=float, default=60.0, help="give up after this many seconds (60)"
+        )
 
 
 def main(args: argparse.Namespace) -> int:
     if args.action == "up":
         return asyncio.run(_up(args))
+    if args.action == "add-node":
+        return _add_node(
+            _urls(args.urls), args.id, args.peer_address, not args.learner, args.timeout
+        )
+    if args.action == "remove-node":
+        return _remove_node(_urls(args.urls), args.id, args.timeout)
     return _down(Path(args.data))
 
 
@@ -257,3 +297,99 @@ def _down(data: Path) -> int:
     with contextlib.suppress(FileNotFoundError):
         state_path.unlink()
     return 0
+
+
+# ---- add-node / remove-node -------------------------------------------------------
+
+
+def _urls(text: str) -> list[str]:
+    return [url.strip().rstrip("/") for url in text.split(",") if url.strip()]
+
+
+def _call(
+    method: str, url: str, body: Any = None, timeout_s: float = 2.0
+) -> tuple[int | None, Any]:
+    """(HTTP status, decoded JSON body); (None, None) when no answer came in time."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"null")
+        except ValueError:
+            return error.code, None
+    except (OSError, ValueError):  # refused, reset, timed out, not JSON
+        return None, None
+
+
+def _leader_status(urls: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """The URL among ``urls`` whose node says it leads, with its /status; None if none does."""
+    for url in urls:
+        code, status = _call("GET", f"{url}/status")
+        if code == 200 and isinstance(status, dict) and status.get("role") == "leader":
+            return url, status
+    return None
+
+
+def _add_node(urls: list[str], node: str, address: str, promote: bool, timeout_s: float) -> int:
+    wanted = "voter" if promote else "learner"
+    deadline = time.monotonic() + timeout_s
+    last = "no leader among " + ", ".join(urls)
+    while time.monotonic() < deadline:
+        found = _leader_status(urls)
+        if found is None:
+            time.sleep(0.3)
+            continue
+        leader, status = found
+        if node in status.get("members", []):
+            _print(f"{node} is a voter (leader {status.get('id')}, members {status['members']})")
+            return 0
+        if not promote and node in status.get("learners", []):
+            _print(f"{node} is a learner (leader {status.get('id')}); promote it with add-node")
+            return 0
+        # The leader retries a promotion for up to 10 s while the learner catches up.
+        code, reply = _call(
+            "POST",
+            f"{leader}/cluster/members",
+            {"id": node, "peer_address": address, "promote": promote},
+            timeout_s=max(1.0, min(20.0, deadline - time.monotonic())),
+        )
+        last = f"POST {leader}/cluster/members -> {code} {reply}"
+        if code in (400, 404):
+            print(f"add-node {node}: refused: {last}", file=sys.stderr)
+            return 2
+        # 200 with voter=false (promotion still pending), 409, 503, 504 or no answer:
+        # look at the membership again and carry on from there.
+        time.sleep(0.2)
+    print(f"add-node {node}: not a {wanted} within {timeout_s:g} s; last: {last}", file=sys.stderr)
+    return 1
+
+
+def _remove_node(urls: list[str], node: str, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    last = "no leader among " + ", ".join(urls)
+    while time.monotonic() < deadline:
+        found = _leader_status(urls)
+        if found is None:
+            time.sleep(0.3)
+            continue
+        leader, status = found
+        if node not in status.get("members", []) and node not in status.get("learners", []):
+            _print(
+                f"{node} is not a member (leader {status.get('id')}, members {status['members']})"
+            )
+            return 0
+        code, reply = _call(
+            "DELETE",
+            f"{leader}/cluster/members/{node}",
+            timeout_s=max(1.0, min(20.0, deadline - time.monotonic())),
+        )
+        last = f"DELETE {leader}/cluster/members/{node} -> {code} {reply}"
+        time.sleep(0.2)
+    print(
+        f"remove-node {node}: still a member after {timeout_s:g} s; last: {last}", file=sys.stderr
+    )
+    return 1

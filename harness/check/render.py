@@ -73,6 +73,8 @@ def _counterexample_text(counterexample: Counterexample, number: int) -> str:
     lines = [f"Counterexample {number}{key}", f"  {counterexample.explanation}", ""]
     lines.append("  Window, per process (invoke .. completion):")
     stuck_keys = {(op.process, op.index) for op in counterexample.stuck}
+    blocked = counterexample.blocked
+    blocked_key = None if blocked is None else (blocked.process, blocked.index)
     by_process: dict[Any, list[tuple[Op, Op | None]]] = {}
     for invoke, completion in counterexample.window:
         by_process.setdefault(invoke.process, []).append((invoke, completion))
@@ -81,7 +83,11 @@ def _counterexample_text(counterexample: Counterexample, number: int) -> str:
         for invoke, completion in sorted(by_process[process], key=lambda pair: pair[0].time):
             end = "…" if completion is None else _seconds(completion.time)
             span = f"#{invoke.index}" + ("" if completion is None else f"..#{completion.index}")
-            marker = "  <-- stuck" if (invoke.process, invoke.index) in stuck_keys else ""
+            marker = ""
+            if (invoke.process, invoke.index) == blocked_key:
+                marker = "  <-- cannot take effect"
+            elif (invoke.process, invoke.index) in stuck_keys:
+                marker = "  <-- stuck"
             lines.append(
                 f"      {span:<14} [{_seconds(invoke.time)} .. {end}] "
                 f"{_op_text(invoke, completion)}{marker}"
@@ -152,6 +158,7 @@ def counterexample_to_json(counterexample: Counterexample) -> dict[str, Any]:
             {"op": _json_safe(op), "state": state} for op, state in counterexample.linearized
         ],
         "stuck": [_json_safe(op) for op in counterexample.stuck],
+        "blocked": _json_safe(counterexample.blocked),
     }
 
 

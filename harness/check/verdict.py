@@ -27,7 +27,11 @@ class Counterexample:
     linearization could be extended; ``linearized`` is the longest partial
     linearization found (ops in the order they took effect, each with the
     model state after it, as text); ``stuck`` are the ops none of which could
-    be placed next.
+    be placed next. ``blocked`` is the op whose return was reached before it
+    could take effect, the one to look at first (the checker's explanation is
+    about it); None when the checker did not single one out. Renderers mark it
+    like the stuck ops, so a value-only proof (no search, no stuck list) still
+    highlights the op that cannot be placed.
     """
 
     key: Any
@@ -35,6 +39,7 @@ class Counterexample:
     linearized: list[tuple[Op, str]]  # (invoke of the op, describe_state after it)
     stuck: list[Op]  # invokes of the ops that could not be placed
     explanation: str
+    blocked: Op | None = None  # invoke of the op that cannot take effect, when known
 
 
 @dataclass(slots=True, kw_only=True)

@@ -215,6 +215,8 @@ def _counterexample_marks(counterexample: Counterexample | None) -> _Marks:
     if counterexample is None:
         return marks
     marks.stuck = {_op_key(op) for op in counterexample.stuck}
+    if counterexample.blocked is not None:
+        marks.stuck.add(_op_key(counterexample.blocked))
     for number, (op, state) in enumerate(counterexample.linearized, start=1):
         marks.order[_op_key(op)] = (number, state)
     marks.window = {_op_key(invoke) for invoke, _ in counterexample.window}
@@ -505,17 +507,23 @@ def _counterexample_html(counterexample: Counterexample | None) -> str:
         if counterexample.key is None
         else f" (key {html.escape(_short(counterexample.key, 80))})"
     )
-    return (
+    head = (
         f'<section class="counterexample"><h2>Counterexample{key}</h2>'
         f"<p>{html.escape(counterexample.explanation)}</p>"
-        f"<h3>Longest partial linearization (model state after each op)</h3><ol>{linearized or '<li>(none)</li>'}</ol>"
-        f'<h3>Ops that cannot be placed next</h3><ul class="stuck-list">{stuck}</ul></section>'
+    )
+    if not linearized and not stuck:  # proved from the values alone: nothing was searched
+        return head + "<p>No search was needed: the explanation holds in every order.</p></section>"
+    return (
+        head
+        + f"<h3>Longest partial linearization (model state after each op)</h3><ol>{linearized or '<li>(none)</li>'}</ol>"
+        + f'<h3>Ops that cannot be placed next</h3><ul class="stuck-list">{stuck or "<li>(none kept)</li>"}</ul></section>'
     )
 
 
 def _op_text(op: Op) -> str:
     key = f" {_short(op.key)}" if op.key is not None else ""
-    return f"p{op.process} {op.f}{key} {_short(op.value)} @ {_seconds(op.time)}"
+    value = "" if op.value is None else f" {_short(op.value)}"
+    return f"p{op.process} #{op.index} {op.f}{key}{value} @ {_seconds(op.time)}"
 
 
 def _page(
@@ -611,7 +619,7 @@ _SCRIPT = r"""
     return 10 * e;
   }
   function drawAxis() {
-    const step = niceStep(100 / scale), digits = Math.max(0, 9 - Math.round(Math.log10(step)));
+    const step = niceStep(100 / scale), digits = Math.max(0, 9 - Math.floor(Math.log10(step)));
     let out = "";
     for (let t = 0; t <= data.t_span; t += step) {
       const x = (t * scale).toFixed(1), s = ((t + data.t_start) / 1e9).toFixed(Math.min(digits, 9));

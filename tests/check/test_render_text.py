@@ -89,3 +89,19 @@ def test_result_to_json_is_json_safe_and_keeps_the_counterexample() -> None:
     assert counterexample["linearized"][1]["state"] == "value=2"
     assert counterexample["window"][2]["completion"]["value"] == 1
     assert decoded["details"]["parts"] == {'["k1"]': [1, 2]}
+
+
+def test_blocked_op_is_marked_even_without_stuck_ops() -> None:
+    """The op the explanation is about is marked in the text, the JSON and the timeline."""
+    from harness.report.timeline import render_timeline
+
+    result = illegal_result()
+    example = result.counterexamples[0]
+    read_invoke = example.window[2][0]
+    example.linearized, example.stuck, example.blocked = [], [], read_invoke
+    text = render_result_text(result)
+    assert 'read "k1" -> ok 1  <-- cannot take effect' in text
+    assert result_to_json(result)["counterexamples"][0]["blocked"]["index"] == 4
+    ops = [op for pair in example.window for op in pair if op is not None]
+    page = render_timeline(ops, title="t", counterexample=example)
+    assert page.count('<rect class="op ok in-window stuck"') == 1

@@ -45,6 +45,8 @@ def test_page_is_self_contained() -> None:
     assert page.startswith("<!doctype html>")
     assert not re.search(r"(src|href)=\"(https?:)?//", page)
     assert "@import" not in page and "url(" not in page
+    # Stricter: nothing that could make a browser fetch anything, with or without scheme.
+    assert not re.search(r"https?:|<link|<img|<iframe|\ssrc=|@font-face", page, re.I)
 
 
 def test_one_lane_per_live_process_and_bars_colored_by_outcome() -> None:

@@ -5,9 +5,10 @@ a storage acknowledgement) becomes one ``RaftNode.step`` call on the event
 loop thread, and the returned effects are carried out in list order
 (impl/raft/effects.py). Writes go to a group-commit batch; every other effect
 is tagged with the number of writes issued before it and held until those
-writes are durable (Rule 2). The writer task commits all writes gathered
-since its last commit in one SQLite transaction on the storage thread, then
-releases the held effects in order and steps ``Persisted``.
+writes are durable (Rule 2). One group commit at a time takes every write
+gathered since the last one into one SQLite transaction on the storage
+thread (``_maybe_commit``); when it is durable the loop releases the held
+effects in order, steps ``Persisted`` and starts the next batch.
 
 In a step that writes, the effects it lists BEFORE its first write leave at
 once (Rule 3): the core only puts a message there when it depends on no
@@ -29,7 +30,6 @@ right away rather than one iteration later (latency at low load).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -90,6 +90,7 @@ log = logging.getLogger("sinkron.node")
 FLUSH_BATCH_MAX = 256  # client events stepped per loop iteration (see ``_flush``)
 STOP_WRITER_S = 5.0  # the in-flight group commit may take this long to finish on stop
 STOP_TASKS_S = 1.0  # cancelled loops (ticks, services) get this long to end
+STOP_POLL_S = 0.005
 
 
 class Node(ClientRequests):
@@ -130,8 +131,8 @@ class Node(ClientRequests):
         self._durable_seq = 0
         self._pending_writes: list[StorageWrite] = []
         self._held: deque[tuple[int, Effect]] = deque()
-        self._writes_ready = asyncio.Event()
-        self._writer_busy = False  # the writer task awaits a commit (see _commit_on_the_spot)
+        self._writer_busy = False  # a group commit is in flight on the writer thread
+        self._commit_scheduled = False
         self._hard_state_seq = 0  # number of the last write that changes term, vote or snapshot
         self._state_changed = asyncio.Event()  # replaced (after being set) per apply batch
         self._tasks: list[asyncio.Task[None]] = []
@@ -189,10 +190,9 @@ class Node(ClientRequests):
         )
         self._refresh_addresses()
         port = await self.transport.start(s.peer_host, s.peer_port)
-        for loop_body, name in ((self._tick_loop, "ticks"), (self._writer_loop, "writer")):
-            task = asyncio.create_task(loop_body(), name=name)
-            task.add_done_callback(_fail_stop)
-            self._tasks.append(task)
+        ticks = asyncio.create_task(self._tick_loop(), name="ticks")
+        ticks.add_done_callback(_fail_stop)
+        self._tasks.append(ticks)
         for spec in self.service_specs:
             if spec.background is not None:
                 self._tasks.append(asyncio.create_task(spec.background(self), name=spec.name))  # type: ignore[arg-type]
@@ -207,16 +207,14 @@ class Node(ClientRequests):
         waited for (up to ``STOP_WRITER_S``), never a peer.
         """
         self._stopping = True
-        writer = self._tasks[1] if len(self._tasks) > 1 else None
-        others = [task for task in self._tasks if task is not writer]
-        for task in others:
+        for task in self._tasks:
             task.cancel()
-        if writer is not None:
-            self._writes_ready.set()
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(writer, STOP_WRITER_S)
-        if others:
-            await asyncio.wait(others, timeout=STOP_TASKS_S)
+        self._maybe_commit()
+        deadline = self.clock.monotonic() + STOP_WRITER_S
+        while (self._writer_busy or self._pending_writes) and self.clock.monotonic() < deadline:
+            await asyncio.sleep(STOP_POLL_S)  # the commit in flight (and any queued behind it)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TASKS_S)
         if self.transport is not None:
             await self.transport.close()
         self.forwarder.fail_all()
@@ -243,7 +241,12 @@ class Node(ClientRequests):
                 self._write_seq += 1
                 if isinstance(effect, PersistSnapshot) or effect.hard_state is not None:
                     self._hard_state_seq = self._write_seq
-                self._writes_ready.set()
+                if not self._commit_scheduled:
+                    # At the end of this iteration's callbacks, so the writes of every
+                    # step in it share the commit (_flush and _after_frames start it
+                    # earlier, once their batch is stepped).
+                    self._commit_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._maybe_commit)
                 independent = False
             elif isinstance(effect, (Apply, ApplySnapshot)) and self._held:
                 self._held.append((self._write_seq, effect))  # Rule 4: applies stay in order
@@ -299,7 +302,7 @@ class Node(ClientRequests):
 
     def _after_frames(self) -> None:
         """A read's worth of peer frames was stepped: persist and answer now."""
-        self._commit_on_the_spot()
+        self._maybe_commit()
         self._flush_outbox()
 
     def _flush_outbox(self) -> None:
@@ -339,7 +342,7 @@ class Node(ClientRequests):
         for event in batch:
             self._step(event)
         self._flush_outbox()  # the batch's appends leave now, not an iteration later
-        self._commit_on_the_spot()
+        self._maybe_commit()
 
     async def _tick_loop(self) -> None:
         """Step one ``Tick`` per tick interval of the monotonic clock.
@@ -364,38 +367,40 @@ class Node(ClientRequests):
                 deadline += interval
                 self._step(Tick())
 
-    async def _writer_loop(self) -> None:
-        while True:
-            if not self._pending_writes:
-                if self._stopping:
-                    return
-                self._writes_ready.clear()
-                await self._writes_ready.wait()
-                continue
-            batch, self._pending_writes = self._pending_writes, []
-            upto = self._write_seq
-            self._writer_busy = True  # no commit on the spot while this batch is in flight
-            try:
-                elapsed = await self.storage.write_batch(batch)
-            finally:
-                self._writer_busy = False
-            self._committed(batch, upto, elapsed)
+    def _maybe_commit(self) -> None:
+        """Start committing the pending writes, unless a commit is in flight.
 
-    def _commit_on_the_spot(self) -> None:
-        """Commit the pending writes right here when storage can do it without waiting.
-
-        Only without fsync, for small batches, and only while the writer task has
-        no batch in flight (commits stay in order): it saves the loop iteration
-        the writer task needs to wake, on every write's path at low load.
+        One group commit at a time, so commits stay in order; writes that
+        arrive meanwhile form the next batch, started as soon as this one is
+        durable (``_commit_done``). Without fsync a small batch commits right
+        here (``AsyncStorage.write_now``): that saves the two thread hand-offs
+        on every write's path at low load. Otherwise the batch goes to the
+        writer thread, and the loop keeps serving peers and clients while the
+        disk works.
         """
+        self._commit_scheduled = False
         if not self._pending_writes or self._writer_busy:
             return
-        batch = self._pending_writes
+        batch, self._pending_writes = self._pending_writes, []
+        upto = self._write_seq
         elapsed = self.storage.write_now(batch)
-        if elapsed is None:
-            return  # the writer task will commit it
-        self._pending_writes = []
-        self._committed(batch, self._write_seq, elapsed)
+        if elapsed is not None:
+            self._committed(batch, upto, elapsed)
+            return
+        self._writer_busy = True
+        self.storage.submit(batch, lambda outcome: self._commit_done(batch, upto, outcome))
+
+    def _commit_done(self, batch: list[StorageWrite], upto: int, outcome: float | Exception) -> None:
+        """The writer thread finished ``batch``: release what waited, start the next batch."""
+        self._writer_busy = False
+        if isinstance(outcome, Exception):
+            # An I/O error: nothing after it can be made durable. Crash-stop is safe
+            # (nothing was acknowledged before it was durable); limping on is not.
+            log.critical("fatal error in the storage writer; exiting", exc_info=outcome)
+            logging.shutdown()
+            os._exit(70)
+        self._committed(batch, upto, outcome)
+        self._maybe_commit()
 
     def _committed(self, batch: list[StorageWrite], upto: int, elapsed: float) -> None:
         """``batch`` (the writes up to number ``upto``) is durable: release what waited."""

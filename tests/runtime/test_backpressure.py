@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +47,18 @@ async def _leader(tmp_path: Path, **extra: str) -> Node:
 def _gate_storage(node: Node) -> asyncio.Event:
     """Hold every commit until the returned event is set."""
     gate = asyncio.Event()
-    write_batch: Callable[[list[Any]], Awaitable[float]] = node.storage.write_batch
+    submit = node.storage.submit
+    waiting: set[asyncio.Task[None]] = set()
 
-    async def gated(writes: list[Any]) -> float:
-        await gate.wait()
-        return await write_batch(writes)
+    def gated(writes: list[Any], done: Callable[[float | Exception], None]) -> None:
+        async def later() -> None:
+            await gate.wait()
+            submit(writes, done)
 
-    node.storage.write_batch = gated  # type: ignore[method-assign]
+        waiting.add(asyncio.get_running_loop().create_task(later()))
+
+    node.storage.write_now = lambda writes: None  # type: ignore[method-assign]
+    node.storage.submit = gated  # type: ignore[method-assign]
     return gate
 
 

@@ -9,7 +9,7 @@ not yet, durable.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from impl.raft.effects import Apply, Effect, Persist, ReadReady, Send
@@ -45,6 +45,7 @@ class GatedStorage:
     def __init__(self) -> None:
         self.gate = asyncio.Event()
         self.batches: list[list[Any]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def write_batch(self, writes: list[Any]) -> float:
         self.batches.append(list(writes))
@@ -54,6 +55,12 @@ class GatedStorage:
 
     def write_now(self, writes: list[Any]) -> float | None:
         return None  # every commit waits for the gate
+
+    def submit(self, writes: list[Any], done: Callable[[float | Exception], None]) -> None:
+        async def commit() -> None:
+            done(await self.write_batch(writes))
+
+        self._tasks.add(asyncio.get_running_loop().create_task(commit()))
 
 
 class RecordingTransport:
@@ -135,14 +142,12 @@ def test_send_after_persist_waits_for_the_fsync() -> None:
         node, raft, storage, transport = _node(
             [[Persist(hard_state=HardState(term=Term(1)), entries=(_entry(1),)), _response(1)]]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         await _settle()
         before = _kinds(transport)
         storage.gate.set()
         await _settle()
         after = _kinds(transport)
-        writer.cancel()
         return before, after, raft.events
 
     before, after, events = asyncio.run(scenario())
@@ -164,7 +169,6 @@ def test_step_without_writes_waits_for_earlier_pending_writes() -> None:
                 [Send(to=NodeId("n2"), message=vote)],
             ]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         node._step(Tick())
         await _settle()
@@ -172,7 +176,6 @@ def test_step_without_writes_waits_for_earlier_pending_writes() -> None:
         storage.gate.set()
         await _settle()
         after = _kinds(transport)
-        writer.cancel()
         return before, after
 
     assert asyncio.run(scenario()) == ([], ["RequestVoteResponse"])
@@ -186,14 +189,12 @@ def test_leader_appends_listed_before_the_write_leave_at_once() -> None:
         node, _, storage, transport = _node(
             [[_append(1), Persist(hard_state=None, entries=(_entry(1),)), _response(0)]]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         await _settle()
         before = _kinds(transport)
         storage.gate.set()
         await _settle()
         after = _kinds(transport)
-        writer.cancel()
         return before, after
 
     before, after = asyncio.run(scenario())
@@ -213,7 +214,6 @@ def test_writes_of_many_steps_share_one_commit() -> None:
             for i in range(1, 7)
         ]
         node, _, storage, _ = _node(script)
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         await _settle()  # the first commit starts with one write
         for _ in range(5):
@@ -222,7 +222,6 @@ def test_writes_of_many_steps_share_one_commit() -> None:
         await _settle()
         storage.gate.set()
         await _settle()
-        writer.cancel()
         return [len(batch) for batch in storage.batches]
 
     assert asyncio.run(scenario()) == [1, 5]
@@ -238,14 +237,12 @@ def test_applies_keep_log_order_behind_held_effects() -> None:
                 [Apply(entries=(_entry(2),))],
             ]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         node._step(Tick())  # would fail the apply-gap assertion if it ran first
         await _settle()
         assert node.applied_index == 0
         storage.gate.set()
         await _settle()
-        writer.cancel()
         return node.applied_index
 
     assert asyncio.run(scenario()) == 2
@@ -267,14 +264,12 @@ def test_send_marked_overtakes_log_writes_does_not_wait_for_log_writes() -> None
         node, _, storage, transport = _node(
             [[Persist(hard_state=None, entries=(_entry(1),))], [_heartbeat_ack()]]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         node._step(Tick())
         await _settle()
         before = _kinds(transport)
         storage.gate.set()
         await _settle()
-        writer.cancel()
         return before, _kinds(transport)
 
     assert asyncio.run(scenario()) == (["AppendEntriesResponse"], ["AppendEntriesResponse"])
@@ -287,14 +282,12 @@ def test_send_marked_overtakes_log_writes_waits_while_the_term_is_in_flight() ->
         node, _, storage, transport = _node(
             [[Persist(hard_state=HardState(term=Term(1)), entries=())], [_heartbeat_ack()]]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         node._step(Tick())
         await _settle()
         before = _kinds(transport)
         storage.gate.set()
         await _settle()
-        writer.cancel()
         return before, _kinds(transport)
 
     assert asyncio.run(scenario()) == ([], ["AppendEntriesResponse"])
@@ -307,14 +300,12 @@ def test_unmarked_heartbeat_answer_waits_for_log_writes() -> None:
         node, _, storage, transport = _node(
             [[Persist(hard_state=None, entries=(_entry(1),))], [_heartbeat_ack(marked=False)]]
         )
-        writer = asyncio.create_task(node._writer_loop())
         node._step(Tick())
         node._step(Tick())
         await _settle()
         before = _kinds(transport)
         storage.gate.set()
         await _settle()
-        writer.cancel()
         return before, _kinds(transport)
 
     assert asyncio.run(scenario()) == ([], ["AppendEntriesResponse"])

@@ -241,3 +241,104 @@ def test_unknown_model_name_is_rejected() -> None:
     """A typo in --model is a usage error, not a verdict."""
     with pytest.raises(ValueError, match="unknown model"):
         check_linearizable([], "regsiter")
+
+
+def test_mutex_release_by_a_non_owner_is_illegal() -> None:
+    """The mutex has an owner: only the holder's release frees it."""
+    assert verdict(
+        "mutex", (0, "invoke", "acquire", "a"), (0, "ok", "acquire", "a"),
+        (1, "invoke", "release", "b"), (1, "ok", "release", "b"),
+    ) is Verdict.ILLEGAL  # fmt: skip
+
+
+def test_rwlock_two_exclusive_holders_is_illegal() -> None:
+    """Exclusive holds exclude each other."""
+    assert verdict(
+        "rwlock",
+        (0, "invoke", "acquire", lock("a", "exclusive"), "L"), (0, "ok", "acquire", {"token": 1}, "L"),
+        (1, "invoke", "acquire", lock("b", "exclusive"), "L"), (1, "ok", "acquire", {"token": 2}, "L"),
+    ) is Verdict.ILLEGAL  # fmt: skip
+
+
+def test_queue_empty_dequeue_after_acknowledged_enqueue_is_illegal() -> None:
+    """An enqueue that completed before the dequeue began must be seen (nothing else removed it)."""
+    assert verdict(
+        "queue", (0, "invoke", "enqueue", 1), (0, "ok", "enqueue", 1),
+        (1, "invoke", "dequeue", None), (1, "ok", "dequeue", None),
+    ) is Verdict.ILLEGAL  # fmt: skip
+
+
+def test_set_read_cannot_unsee_an_element() -> None:
+    """Once a read has seen 1, a later read without 1 is illegal (a grow-only set)."""
+    assert verdict(
+        "set", (0, "invoke", "add", 1), (0, "info", "add", 1),
+        (1, "invoke", "read", None), (1, "ok", "read", [1]),
+        (2, "invoke", "read", None), (2, "ok", "read", []),
+    ) is Verdict.ILLEGAL  # fmt: skip
+
+
+# Knossos test-data shapes (data/cas-register/bad/*.edn), rewritten with other processes and
+# values: a top-level vector or list, no :index/:time, comments, a missing comma, read invokes
+# carrying a value, and invokes that never complete (Knossos's crashed ops).
+KNOSSOS_SHAPES = {
+    "concurrent_write_read_of_a_third_value": (
+        "(;; value is 5, then write 6 runs while a read returns 7\n"
+        " {:type :invoke, :f :write, :value 5, :process 10}\n"
+        " {:type :ok, :f :write, :value 5, :process 10}\n"
+        " {:type :invoke, :f :read, :value nil, :process 11}\n"
+        " {:type :invoke, :f :write, :value 6, :process 12}\n"
+        " {:type :ok, :f :read, :value 7, :process 11}\n"
+        " {:type :ok, :f :write, :value 6, :process 12}\n"
+        " {:type :invoke, :f :read, :value nil, :process 13}\n"
+        " {:type :ok, :f :read, :value 6, :process 13})\n",
+        Verdict.ILLEGAL,
+    ),
+    "failed_write_then_read_of_its_value": (
+        "[{:type :invoke, :process 2, :f :read, :value nil}\n"
+        "{:type :invoke, :process 102, :f :write, :value 4}\n"
+        "{:type :fail, :process 102, :f :write, :value 4, :error [:unavailable nil]}\n"
+        "{:type :ok, :process 2, :f :read, :value 4}]\n",
+        Verdict.ILLEGAL,
+    ),
+    "crashed_ops_and_two_spurious_reads": (
+        "[{:process 5, :type :invoke, :f :write, :value 1}\n"
+        " {:process 5, :type :ok, :f :write, :value 1}\n"
+        " {:process 7, :type :invoke, :f :read, :value nil}\n"  # never completes
+        " {:process 8, :type :invoke, :f :write, :value 0}\n"
+        " {:process 8, :type :ok, :f :write, :value 0}\n"
+        " {:process 9, :type :invoke, :f :write, :value 2}\n"  # never completes
+        " {:process 30  :type :invoke, :f :read, :value 3}\n"
+        " {:process 31, :type :invoke, :f :read, :value 2}\n"
+        " {:process 31, :type :ok, :f :read, :value 2}\n"
+        " {:process 30, :type :ok, :f :read, :value 3}]\n",
+        Verdict.ILLEGAL,
+    ),
+    "crashed_write_explains_a_later_read": (
+        "[{:process 5, :type :invoke, :f :write, :value 1}\n"
+        " {:process 5, :type :ok, :f :write, :value 1}\n"
+        " {:process 9, :type :invoke, :f :write, :value 2}\n"  # never completes
+        " {:process 31, :type :invoke, :f :read, :value nil}\n"
+        " {:process 31, :type :ok, :f :read, :value 2}\n"
+        " {:process 32, :type :invoke, :f :cas, :value [2 3]}\n"
+        " {:process 32, :type :ok, :f :cas, :value [2 3]}\n"
+        " {:process 33, :type :invoke, :f :cas, :value [2 4]}\n"
+        " {:process 33, :type :fail, :f :cas, :value [2 4]}]\n",
+        Verdict.OK,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KNOSSOS_SHAPES))
+def test_knossos_shaped_cas_register_histories_get_knossos_verdicts(case: str) -> None:
+    """Read as Knossos writes them (open invokes closed as info, as `harness check` does)."""
+    import io
+
+    from harness.history import read_history
+    from harness.history.unfinished import close_open_invokes
+
+    text, expected = KNOSSOS_SHAPES[case]
+    ops = close_open_invokes(read_history(io.StringIO(text)))
+    result = check_linearizable(ops, "cas-register", timeout_s=10)
+    assert result.verdict is expected, result.reasons
+    if expected is Verdict.ILLEGAL:
+        assert result.counterexamples[0].window

@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout", type=float, default=None, help="checker budget in seconds (default: none)"
     )
     parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="MIB",
+        help="checker memory cap in MiB; past it the verdict is unknown (default: 1024)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="folder for the reports (default: the history's)"
     )
     parser.add_argument(
@@ -53,10 +60,10 @@ def main(args: argparse.Namespace) -> int:
     from harness.history import HistoryError, read_history
     from harness.history.unfinished import close_open_invokes, open_invokes
 
-    if args.timeout is not None and not args.timeout > 0:
-        print(f"harness check: --timeout must be a positive number of seconds, got {args.timeout}",
-              file=sys.stderr)  # fmt: skip
-        return 2
+    for name, given in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit)):
+        if given is not None and not given > 0:
+            print(f"harness check: {name} must be a positive number, got {given}", file=sys.stderr)
+            return 2
     try:
         all_ops = read_history(args.history, split_keys=args.split_keys, keep_nemesis=True)
         dead_letters = _read_dead_letters(args.dead_letters)
@@ -85,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
         all_ops = close_open_invokes(all_ops, error="never completed (history ended)")
     ops = [op for op in all_ops if op.process != "nemesis"]
     try:
-        result = _run_checker(ops, args.model, args.timeout, dead_letters)
+        result = _run_checker(ops, args.model, args.timeout, args.memory_limit, dead_letters)
     except ValueError as error:  # unknown model, or a history the checker cannot pair
         print(f"harness check: {error}", file=sys.stderr)
         return 2
@@ -121,14 +128,23 @@ def _read_dead_letters(path: Path | None) -> list[Any]:
     return loaded
 
 
-def _run_checker(ops: Sequence[Any], model: str, timeout_s: float | None, dead: list) -> Any:
+def _run_checker(
+    ops: Sequence[Any],
+    model: str,
+    timeout_s: float | None,
+    memory_limit_mib: float | None,
+    dead: list,
+) -> Any:
     if model == TOTAL_QUEUE:
         from harness.check.total_queue import check_total_queue
 
         return check_total_queue(ops, dead_lettered=dead)
-    from harness.check.linearizable import check_linearizable
+    from harness.check.linearizable import DEFAULT_MEMORY_LIMIT_BYTES, check_linearizable
 
-    return check_linearizable(ops, model, timeout_s=timeout_s)
+    limit = DEFAULT_MEMORY_LIMIT_BYTES
+    if memory_limit_mib is not None:
+        limit = int(memory_limit_mib * (1 << 20))
+    return check_linearizable(ops, model, timeout_s=timeout_s, memory_limit_bytes=limit)
 
 
 def nemesis_windows(ops: Sequence[Any]) -> list[tuple[int, int, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,16 +99,22 @@ def main(args: argparse.Namespace) -> int:
         return 2
     from harness.check.render import render_result_text
 
-    for note in notes:
-        print(f"note: {note}")
-    print(render_result_text(result))
     out = args.out or default_out(args.history)
-    try:
+    try:  # reports first: a reader that stops early (`| head`) must not cost them
         _write_reports(out, args.history, all_ops, result, notes)
     except OSError as error:
         print(f"harness check: cannot write reports to {out}: {error}", file=sys.stderr)
         return 2
-    print(f"reports: {out / 'report.md'}, {out / 'timeline.html'}, {out / 'results.json'}")
+    try:
+        for note in notes:
+            print(f"note: {note}")
+        print(render_result_text(result))
+        print(f"reports: {out / 'report.md'}, {out / 'timeline.html'}, {out / 'results.json'}")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away; the verdict still decides the exit code. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return result.verdict.exit_code
 
 

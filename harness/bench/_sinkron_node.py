@@ -13,7 +13,8 @@ proposal is refused with ``Overloaded``; the driver counts each refusal
 the latency of a write counts from when its client first wanted to send it.
 ``loop_stall_max_ms`` is how late a 10 ms timer fired at worst on the leader,
 ``leader_cpu_us_per_op`` the leader process's CPU time (all threads) per write.
-SINKRON_BENCH_PROFILE=FILE writes each node's cProfile stats to FILE.<node id>.
+SINKRON_BENCH_PROFILE=FILE writes each node's cProfile stats to FILE.<node id>
+(CPU time instead of wall time with SINKRON_BENCH_PROFILE_CPU=1).
 """
 
 from __future__ import annotations
@@ -188,7 +189,10 @@ def main() -> None:
         return
     import cProfile
 
-    profiler = cProfile.Profile()
+    # SINKRON_BENCH_PROFILE_CPU=1: count CPU time, not wall time (a process preempted by
+    # its peers on a 2-core machine would otherwise charge the wait to whatever it ran).
+    timer = time.process_time if os.environ.get("SINKRON_BENCH_PROFILE_CPU") == "1" else None
+    profiler = cProfile.Profile(timer) if timer else cProfile.Profile()
     profiler.enable()
     try:
         with runner:

@@ -40,6 +40,7 @@ import gc
 import math
 import resource
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,9 +48,11 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from harness.check.wgl_prepare import Call
+from harness.check.wgl_sources import Tally, value_rules
 from spec.models.base import NO_VALUE, Model
 
 _BUDGET_CHECK_EVERY = 2048
+_FIRST_ROUND_STEPS = 100_000  # steps before the first restart; the budget doubles every two
 # Calibrated with tracemalloc on 20k-op register histories: ~750 bytes per call overall.
 _BYTES_PER_CACHE_ENTRY = 400  # memo key tuple + set slot + ints + the frame that made it
 _BYTES_PER_CALL = 300  # two list entries + event tuple
@@ -105,7 +108,9 @@ class _Entry:
         "next",
         "plain_write",
         "prev",
+        "rank",
         "read_only",
+        "twin_returns",
         "twins",
     )
 
@@ -118,7 +123,9 @@ class _Entry:
         self.plain_write = False  # produces a value without observing one
         self.live = 0  # 1 for a finite call that is not dead: it must be placed by the search
         self.read_only = False  # placed eagerly when legal (rule d)
-        self.twins: list[_Entry] | None = None  # live writes of the same value, by return (rule e)
+        self.twins: list[_Entry] | None = None  # calls with the same effect, by return (rule e)
+        self.twin_returns: list[float] = []  # their return positions, for bisect
+        self.rank = 0  # this call's place in ``twins``
         self.match: _Entry | None = None
         self.prev: _Entry | None = None
         self.next: _Entry | None = None
@@ -190,20 +197,6 @@ def _unlift(entry: _Entry) -> None:
     entry.next.prev = entry  # type: ignore[union-attr]
 
 
-def _counters(calls: Sequence[Call]) -> tuple[Counter, Counter, Counter]:
-    must_observe: Counter = Counter()
-    may_observe: Counter = Counter()
-    producers: Counter = Counter()
-    for call in calls:
-        if call.observed is not NO_VALUE:
-            may_observe[call.observed] += 1
-            if call.ret_pos != math.inf:
-                must_observe[call.observed] += 1
-        if call.produced is not NO_VALUE:
-            producers[call.produced] += 1
-    return must_observe, may_observe, producers
-
-
 def search(
     model: Model,
     calls: Sequence[Call],
@@ -230,13 +223,15 @@ def _search(
     model: Model, calls: Sequence[Call], deadline: float | None, memory_limit_bytes: int | None
 ) -> SearchResult:
     value_based = model.value_based
-    must_observe, may_observe, producers = _counters(calls)
+    tally = Tally(calls)
+    may_observe = tally.may_observe
     head, remaining = _build_list(calls, may_observe if value_based else None, model)
     step = model.step
     state: Any = model.init()
     if value_based and may_observe.get(state, 0) == 0:
         state = DEAD
     base = bits = info_bits = 0
+    horizon = -math.inf  # the furthest position a linearized call reaches (rule a')
     cache: set[tuple[int, int, int, Any]] = {(0, 0, 0, state)}
     # The stack is a linked list of frames, so remembering the deepest dead end is O(1),
     # not a copy of a 100k-deep list.
@@ -245,8 +240,10 @@ def _search(
     result = SearchResult(outcome=Outcome.OK)
     memory_estimate = _BYTES_PER_CACHE_ENTRY + _BYTES_PER_CALL * len(calls)
     rss_at_start = _max_rss_bytes()  # a second guard in case the estimate is off
-    iterations = 0
-    entry = head.next
+    iterations = restarts = 0
+    round_end = _FIRST_ROUND_STEPS
+    candidates, blocking = _candidates(head, restarts % 2 == 1)
+    position = 0
     while remaining:
         iterations += 1
         if iterations % _BUDGET_CHECK_EVERY == 0:
@@ -259,27 +256,37 @@ def _search(
             ):
                 result.outcome = Outcome.MEMORY
                 break
-        assert entry is not None, "a finite call's return entry is always ahead"
-        if entry.dead and entry.is_call:
-            entry = entry.next  # placed only by absorption or when forced (rule c)
-            continue
-        if entry.twins is not None and entry.is_call and _has_earlier_twin(entry):
-            entry = entry.next  # rule (e): its twin that returns first goes instead
-            continue
-        # A dead write whose return is reached must take effect now (rule c).
-        candidate = entry if entry.is_call else entry.match if entry.dead else None
-        if candidate is not None:
+            if iterations >= round_end and top is not None:
+                # Restart from the root with the other candidate order. Every cached
+                # configuration off the current path was explored to the end and failed,
+                # so it stays cached; the ones on the path are still open.
+                while top is not None:
+                    cache.discard((base, bits, info_bits, state))
+                    frame = top
+                    state, base, bits, info_bits, top = frame[1:6]
+                    horizon = frame[9]
+                    remaining += _unplace(frame, tally)
+                cache.discard((base, bits, info_bits, state))
+                restarts += 1
+                round_end = iterations + _FIRST_ROUND_STEPS * 2 ** (restarts // 2)
+                candidates, blocking = _candidates(head, restarts % 2 == 1)
+                position = 0
+        if position < len(candidates):
+            candidate = candidates[position]
+            if candidate.twins is not None and _has_earlier_twin(candidate, blocking):
+                position += 1  # rule (e): its twin that returns first goes instead
+                continue
             call: Call = candidate.call  # type: ignore[assignment]
             if value_based and call.observed is not NO_VALUE and call.observed != state:
                 new_state = None  # an observer needs the current value; skip the model call
             else:
                 new_state = step(state, call.invoke, call.completion)
-            if new_state is not None and value_based:
-                new_state = _value_rules(state, new_state, call, must_observe, producers)
+            if new_state is not None and value_based and state is not DEAD:
+                new_state = value_rules(state, new_state, call, tally, head, horizon)
             absorbed = _dead_candidates(head) if candidate.live and candidate.plain_write else ()
             if new_state is not None:
                 for taken in (*absorbed, candidate):
-                    _take(taken.call, must_observe, may_observe, producers, -1)  # type: ignore[arg-type]
+                    tally.take(taken.call, -1)  # type: ignore[arg-type]
                 if value_based and may_observe.get(new_state, 0) == 0:
                     new_state = DEAD
                 new_base, new_bits, new_info = _marked(base, bits, info_bits, candidate, absorbed)
@@ -291,36 +298,54 @@ def _search(
                         memory_estimate += _BYTES_PER_ELEMENT * len(new_state)
                     depth = 0 if top is None else top[6] + 1
                     eager = candidate.read_only
-                    top = (candidate, state, base, bits, info_bits, top, depth, absorbed, eager)
+                    top = (
+                        candidate,
+                        state,
+                        base,
+                        bits,
+                        info_bits,
+                        top,
+                        depth,
+                        absorbed,
+                        eager,
+                        horizon,
+                        candidates,
+                        position,
+                        blocking,
+                    )
                     state, base, bits, info_bits = new_state, new_base, new_bits, new_info
+                    # Absorbed dead writes are never sources or observers: rule (a') ignores them.
+                    reach = call.ret_pos if candidate.finite else call.call_pos
+                    if reach > horizon:
+                        horizon = reach
                     for lifted in (*absorbed, candidate):
                         _lift(lifted)
                     remaining -= candidate.live
-                    entry = head.next
+                    candidates, blocking = _candidates(head, restarts % 2 == 1)
+                    position = 0
                     continue
                 for taken in (*absorbed, candidate):
-                    _take(taken.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
-            if entry.is_call and not (new_state is not None and candidate.read_only):
-                entry = entry.next
+                    tally.take(taken.call, +1)  # type: ignore[arg-type]
+            if not (new_state is not None and candidate.read_only):
+                position += 1
                 continue
             # Rule (d): a legal read that was already explored from here means this
             # configuration is a dead end, so fall through to backtracking.
         depth = -1 if top is None else top[6]
         if result.blocked is None or depth > (-1 if deepest is None else deepest[6]):
             deepest = top
-            _record_dead_end(result, head, entry)
+            _record_dead_end(result, head, blocking)
         eager = True
         while eager and top is not None:
             # Rule (d): after an eager read fails, its alternatives need not be tried.
-            entry, state, base, bits, info_bits, top, _, absorbed, eager = top
-            for lifted in (entry, *reversed(absorbed)):
-                _unlift(lifted)
-                _take(lifted.call, must_observe, may_observe, producers, +1)  # type: ignore[arg-type]
-            remaining += entry.live
+            frame = top
+            state, base, bits, info_bits, top = frame[1:6]
+            eager, horizon, candidates, position, blocking = frame[8:13]
+            remaining += _unplace(frame, tally)
         if eager:
             result.outcome = Outcome.ILLEGAL
             break
-        entry = entry.next
+        position += 1
     result.cache_entries = len(cache)
     result.memory_bytes_estimate = memory_estimate
     result.iterations = iterations
@@ -329,7 +354,49 @@ def _search(
     return result
 
 
-Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...], bool]
+def _unplace(frame: Frame, tally: Tally) -> int:
+    """Undo the linearization a frame recorded; returns how many live calls came back."""
+    entry: _Entry = frame[0]
+    for lifted in (entry, *reversed(frame[7])):
+        _unlift(lifted)
+        tally.take(lifted.call, +1)  # type: ignore[arg-type]
+    return entry.live
+
+
+def _candidates(head: _Entry, by_deadline: bool) -> tuple[list[_Entry], _Entry | None]:
+    """The calls that may be linearized next, in the order to try them, and the first return.
+
+    A call may go next iff its invocation precedes the first return still in
+    the list (WGL). Reads go first: a legal one is placed without alternatives
+    (rule d). Dead writes are placed only by absorption, or alone when their
+    return is the first one (rule c). The order is the history's, or by
+    earliest return ("deadline") on alternate restarts; either way every
+    candidate is tried, so the order changes the time to a verdict, never it.
+    """
+    reads: list[_Entry] = []
+    others: list[_Entry] = []
+    entry = head.next
+    while entry is not None and entry.is_call:
+        if entry.read_only:
+            reads.append(entry)
+        elif not entry.dead:
+            others.append(entry)
+        entry = entry.next
+    if by_deadline:
+        others.sort(key=_return_position)
+    if entry is not None and entry.dead:
+        others.append(entry.match)  # type: ignore[arg-type]
+    reads.extend(others)
+    return reads, entry
+
+
+def _return_position(entry: _Entry) -> float:
+    return entry.call.ret_pos  # type: ignore[union-attr]
+
+
+# (call placed, state/base/bits/info_bits before it, parent, depth, absorbed dead writes,
+#  eager read?, horizon before it, the candidate list it came from, its index, first return)
+Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...], bool, float, list, int, Any]
 
 
 def _calls_of(frame: Frame | None) -> list[Call]:
@@ -343,42 +410,42 @@ def _calls_of(frame: Frame | None) -> list[Call]:
 
 
 def _link_twins(starts: list[_Entry]) -> None:
-    """Group the call entries of live plain writes by value, ordered by return (rule e)."""
-    groups: dict[Any, list[_Entry]] = {}
+    """Group the call entries of interchangeable producers, ordered by return (rule e).
+
+    Two producers are interchangeable when they observe and produce the same
+    values (two writes of v, two cas [a, b], finite or crashed): the model
+    steps them identically. Dead writes are placed by rule (c) instead.
+    """
+    groups: dict[tuple[Any, Any], list[_Entry]] = {}
     for entry in starts:
-        if entry.plain_write and entry.live:
-            groups.setdefault(entry.call.produced, []).append(entry)  # type: ignore[union-attr]
+        call: Call = entry.call  # type: ignore[assignment]
+        if call.produced is not NO_VALUE and not entry.dead:
+            groups.setdefault((call.observed, call.produced), []).append(entry)
     for group in groups.values():
         if len(group) > 1:
-            group.sort(key=lambda e: e.match.call.ret_pos)  # type: ignore[union-attr]
-            for entry in group:
-                entry.twins = group
+            group.sort(key=lambda e: (e.call.ret_pos, e.call.call_pos))  # type: ignore[union-attr]
+            returns = [e.call.ret_pos for e in group]  # type: ignore[union-attr]
+            for rank, entry in enumerate(group):
+                entry.twins, entry.twin_returns, entry.rank = group, returns, rank
 
 
-def _has_earlier_twin(entry: _Entry) -> bool:
-    """Rule (e): a write of the same value, also a candidate now, returns earlier.
+def _has_earlier_twin(entry: _Entry, blocking: _Entry | None) -> bool:
+    """Rule (e): an interchangeable call that returns earlier is also a candidate now.
 
-    Placing that twin first is never worse: swapping two writes of one value
-    changes no state, and the later-returning one fits wherever the earlier did.
+    Placing that twin first is never worse: swapping two calls with the same
+    effect changes no state, the earlier-returning one meets the later one's
+    deadline, and both were already invoked. Crashed calls return at infinity,
+    so of two crashed twins the earlier-invoked goes first, and a finite twin
+    goes before a crashed one. Twins that returned before the first return
+    still in the list (``blocking``) are placed already, so the walk starts after them.
     """
-    own_return = entry.match.call.ret_pos  # type: ignore[union-attr]
-    first_return: float | None = None
-    for twin in entry.twins:  # type: ignore[union-attr]
-        if twin is entry or twin.match.call.ret_pos >= own_return:  # type: ignore[union-attr]
-            return False
-        if twin.prev.next is not twin:  # type: ignore[union-attr]
-            continue  # already placed
-        if first_return is None:
-            first_return = _first_return_position(entry)
-        if twin.call.call_pos < first_return:  # type: ignore[union-attr]
-            return True
+    first_return = math.inf if blocking is None else blocking.call.ret_pos  # type: ignore[union-attr]
+    group: list[_Entry] = entry.twins  # type: ignore[assignment]
+    for rank in range(bisect_left(entry.twin_returns, first_return), entry.rank):
+        twin = group[rank]
+        if twin.prev.next is twin and twin.call.call_pos < first_return:  # type: ignore[union-attr]
+            return True  # unplaced and invoked before the first return: a candidate
     return False
-
-
-def _first_return_position(entry: _Entry) -> float:
-    while entry.is_call:
-        entry = entry.next  # type: ignore[assignment]
-    return entry.call.ret_pos if entry.call is not None else math.inf
 
 
 def _dead_candidates(head: _Entry) -> tuple[_Entry, ...]:
@@ -413,36 +480,8 @@ def _mark(base: int, bits: int, ident: int) -> tuple[int, int]:
     return base, bits
 
 
-def _value_rules(
-    state: Any, new_state: Any, call: Call, must_observe: Counter, producers: Counter
-) -> Any:
-    """Prune rule (a) of the module docstring; returns None to refuse the step.
-
-    Absorbed dead writes never observe or re-produce ``state``, so checking the
-    plain write that absorbs them is enough.
-    """
-    if state is DEAD or new_state == state or call.produced is NO_VALUE:
-        return new_state
-    pending = must_observe.get(state, 0)
-    if call.observed == state and call.ret_pos != math.inf:
-        pending -= 1
-    if pending > 0 and producers.get(state, 0) <= 0:
-        return None
-    return new_state
-
-
-def _take(
-    call: Call, must_observe: Counter, may_observe: Counter, producers: Counter, delta: int
-) -> None:
-    if call.observed is not NO_VALUE:
-        may_observe[call.observed] += delta
-        if call.ret_pos != math.inf:
-            must_observe[call.observed] += delta
-    if call.produced is not NO_VALUE:
-        producers[call.produced] += delta
-
-
-def _record_dead_end(result: SearchResult, head: _Entry, blocking: _Entry) -> None:
+def _record_dead_end(result: SearchResult, head: _Entry, blocking: _Entry | None) -> None:
+    assert blocking is not None, "a live call's return entry is always in the list"
     result.blocked = blocking.call
     stuck: list[Call] = []
     entry = head.next

@@ -1,0 +1,152 @@
+"""Value-based pruning for register-like models: can every pending observer still see its value?
+
+Theory of operation: the WGL search (harness/check/wgl.py) asks, before it
+linearizes a call, whether the step leaves some pending observer (a read of
+v, a cas expecting v) without any way to see v. A *source* of v is an
+unplaced producer of v (a write of v, a cas [u, v] with u != v) or the current
+state when it equals v. An observer must be linearized before it returns, and
+so must the producer that serves it, so only producers invoked before the
+observer returned count. Reads share a source; a cas [v, w] with w != v
+*consumes* one (after it the state is w). These are necessary conditions on
+the calls still to place, so refusing a step that violates them never loses a
+linearization (docs/checker.md, rules (a) and (a')).
+
+The counts live in ``Tally``, updated by the search as it places and unplaces
+calls; the window checks walk the search's list of unplaced calls, which is in
+history order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from harness.check.wgl_prepare import Call
+from spec.models.base import NO_VALUE
+
+if TYPE_CHECKING:
+    from harness.check.wgl import _Entry
+
+
+class Tally:
+    """Per-value counts over the calls not yet linearized (kept in step with the search)."""
+
+    __slots__ = ("may_observe", "must_consume", "must_observe", "producers")
+
+    def __init__(self, calls: Sequence[Call]) -> None:
+        self.must_observe: Counter = Counter()  # ok calls that still have to see the value
+        self.may_observe: Counter = Counter()  # the same, crashed ones included
+        self.must_consume: Counter = Counter()  # ok calls that see the value and change it
+        self.producers: Counter = Counter()  # calls that can make it the state when it is not
+        for call in calls:
+            self.take(call, +1)
+
+    def take(self, call: Call, delta: int) -> None:
+        """Count ``call`` in (delta +1) or out (delta -1, it was just linearized)."""
+        observed = call.observed
+        produced = call.produced
+        if observed is not NO_VALUE:
+            self.may_observe[observed] += delta
+            if call.ret_pos != math.inf:
+                self.must_observe[observed] += delta
+                if produced is not NO_VALUE and produced != observed:
+                    self.must_consume[observed] += delta
+        if produced is not NO_VALUE and produced != observed:
+            self.producers[produced] += delta  # a cas [v, v] needs v already: no source of it
+
+
+def value_rules(
+    state: Any, new_state: Any, call: Call, tally: Tally, head: _Entry, horizon: float
+) -> Any:
+    """Prune rules (a) and (a') of the module docstring; returns None to refuse the step.
+
+    Absorbed dead writes never observe or re-produce a value anyone observes,
+    so checking the call that absorbs them is enough. The sources of a value
+    for its pending observers shrink only when a producer of it is linearized
+    (the new state) or when the state moves away from it (the old state), so
+    those two values are the ones to check.
+    """
+    if call.produced is NO_VALUE:
+        return new_state
+    pending = tally.must_observe.get(state, 0)
+    consumers = tally.must_consume.get(state, 0)
+    if call.observed == state and call.ret_pos != math.inf:
+        pending -= 1
+        if new_state != state:
+            consumers -= 1
+    if pending > 0:
+        if new_state == state:  # re-produced: one producer fewer, still current
+            if not _sources_suffice(head, state, call, 1, consumers, horizon):
+                return None
+        elif tally.producers.get(state, 0) <= 0:
+            return None  # rule (a): nothing can produce the old value again
+        elif not _sources_suffice(head, state, call, 0, consumers, horizon):
+            return None
+    if (
+        new_state != state
+        and tally.must_observe.get(new_state, 0) > 0
+        and tally.producers.get(new_state, 0) > 1
+    ):
+        # Repeated values only (with one producer the refutation covers this case): the
+        # new value's later observers may need another producer once the state moves on.
+        consumers = tally.must_consume.get(new_state, 0)
+        if not _sources_suffice(head, new_state, call, 1, consumers, horizon):
+            return None
+    return new_state
+
+
+def _sources_suffice(
+    head: _Entry, value: Any, moving: Call, have: int, consumers: int, horizon: float
+) -> bool:
+    """Rule (a'): every pending observer of ``value`` can still get it from a source.
+
+    A source is an unplaced producer of ``value`` (it must be linearized before
+    the observer it serves, so it was invoked before that observer returned) or
+    the current state when it equals ``value`` (``have`` = 1). Reads share
+    sources, but a call that sees the value and changes it (cas [v, w], w != v)
+    consumes one: after it the state is w, and the next such call needs a new
+    producer. So, walking the list of unplaced calls in history order, each
+    observer's return must find at least one source invoked before it, and the
+    k-th consuming observer to return at least k (Hall's condition for this
+    nested matching). The current state lasts only until the first unplaced
+    call that needs another state returns (it must be linearized by then): an
+    observer invoked after that is "late" and needs a producer. ``moving`` is
+    the call being linearized now; its entries do not count. Beyond
+    ``horizon`` (the furthest position any linearized call reaches) nothing has
+    changed since the search began, so the walk stops there: the check is a
+    necessary condition, and stopping early only prunes less.
+    """
+    available = consumed = consumed_late = 0
+    leaves = math.inf if have else -math.inf  # when the current state must have changed
+    target = max(1, consumers)
+    entry = head.next
+    while entry is not None:
+        call: Call = entry.call  # type: ignore[assignment]
+        if call is not moving:
+            if entry.is_call:
+                if call.call_pos > horizon:
+                    return True
+                if call.produced == value and call.observed != value:
+                    available += 1
+                    if available >= target:
+                        return True  # enough for every pending observer
+            elif entry.finite:
+                if call.observed == value:
+                    late = call.call_pos > leaves
+                    if call.produced is NO_VALUE or call.produced == value:
+                        if available == 0 and late:
+                            return False  # a read (or cas v -> v) with no source left
+                    else:
+                        consumed += 1
+                        consumed_late += late
+                        if consumed > available + have or consumed_late > available:
+                            return False
+                if leaves == math.inf and (
+                    (call.observed is not NO_VALUE and call.observed != value)
+                    or (call.produced is not NO_VALUE and call.produced != value)
+                ):
+                    leaves = call.ret_pos
+        entry = entry.next
+    return True

@@ -92,6 +92,12 @@ def main(args: argparse.Namespace) -> int:
         )
         all_ops = close_open_invokes(all_ops, error="never completed (history ended)")
     ops = [op for op in all_ops if op.process != "nemesis"]
+    if not args.split_keys and args.model != TOTAL_QUEUE and looks_independent(ops):
+        notes.append(
+            "every client op has no key and a [key value] pair as value, as Jepsen's "
+            "independent workloads write them; without --split-keys all keys are checked as "
+            "one object"
+        )
     try:
         result = _run_checker(ops, args.model, args.timeout, args.memory_limit, dead_letters)
     except ValueError as error:  # unknown model, or a history the checker cannot pair
@@ -116,6 +122,22 @@ def main(args: argparse.Namespace) -> int:
         # /dev/null so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return result.verdict.exit_code
+
+
+def looks_independent(ops: Sequence[Any]) -> bool:
+    """True when every op has no key and a two-element value whose first element is the
+    same on an invoke and its completion (Jepsen's ``independent`` tuples); a cas
+    ``[old new]`` has different first elements on some pair of ops in any real history."""
+    if not ops or any(op.key is not None for op in ops):
+        return False
+    if not all(isinstance(op.value, list) and len(op.value) == 2 for op in ops):
+        return False
+    firsts = {_hashable(op.value[0]) for op in ops}
+    return len(firsts) < len(ops) / 2  # few distinct keys, many ops
+
+
+def _hashable(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True, default=repr)
 
 
 def _read_dead_letters(path: Path | None) -> list[Any]:

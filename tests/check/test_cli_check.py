@@ -291,3 +291,19 @@ def test_out_of_budget_check_exits_2_with_the_reason(
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["verdict"] == "unknown"
     assert any(reason in text for text in results["reasons"]), results["reasons"]
+
+
+def test_independent_tuples_without_split_keys_get_a_note(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A Jepsen independent history checked without --split-keys is one object; say so."""
+    path = tmp_path / "history.edn"
+    path.write_text(
+        "".join(
+            f"{{:process {p}, :type :{t}, :f :write, :value [:k{p % 2} {p}]}}\n"
+            for p in range(6)
+            for t in ("invoke", "ok")
+        )
+    )
+    assert cli.main(["check", str(path), "--model", "register"]) == 0
+    assert "without --split-keys all keys are checked as one object" in capsys.readouterr().out
+    assert cli.main(["check", str(path), "--model", "register", "--split-keys"]) == 0
+    assert "--split-keys" not in capsys.readouterr().out

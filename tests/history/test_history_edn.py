@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -122,3 +124,43 @@ def test_a_history_on_one_line_reads_in_linear_time() -> None:
     ops = read_history(io.StringIO(text))
     assert len(ops) == 20_000
     assert time.monotonic() - started < 6.0
+
+
+READ_BACK_CLJ = """
+(require '[clojure.edn :as edn] '[clojure.java.io :as io])
+(with-open [r (java.io.PushbackReader. (io/reader (first *command-line-args*)))]
+  (let [ops (take-while #(not= % ::eof)
+                        (repeatedly #(edn/read {:eof ::eof :default (fn [_ v] v)} r)))]
+    (doseq [op ops]
+      (println (pr-str [(:index op) (:process op) (:type op) (:f op) (:value op) (:error op)])))))
+"""
+
+
+@pytest.mark.skipif(shutil.which("clojure") is None, reason="needs Clojure (Debian: clojure)")
+def test_exported_edn_is_read_by_clojure_as_jepsen_ops(tmp_path: Path) -> None:
+    """What `harness export --edn` writes, Clojure's own EDN reader reads: keywords for
+    :type, :f and the nemesis process, nil, vectors, maps, big integers, escapes, ##NaN."""
+    ops = [
+        Op(index=0, time=5, process=0, type=OpType.INVOKE, f="cas", value=[1, 2]),
+        Op(index=1, time=6, process="nemesis", type=OpType.INFO, f="start-partition",
+           value={"n1": ["n2", "n3"]}),
+        Op(index=2, time=7, process=0, type=OpType.INFO, f="cas", value=[1, 2],
+           error='timed out "x" \\ é'),
+        Op(index=3, time=8, process=1, type=OpType.INVOKE, f="write", value=2**70),
+        Op(index=4, time=9, process=1, type=OpType.OK, f="write", value=2**70),
+    ]  # fmt: skip
+    path = tmp_path / "history.edn"
+    write_edn(path, ops)
+    script = tmp_path / "read.clj"
+    script.write_text(READ_BACK_CLJ)
+    done = subprocess.run(
+        ["clojure", str(script), str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "[0 0 :invoke :cas [1 2] nil]",
+        '[1 :nemesis :info :start-partition {"n1" ["n2" "n3"]} nil]',
+        '[2 0 :info :cas [1 2] "timed out \\"x\\" \\\\ é"]',
+        "[3 1 :invoke :write 1180591620717411303424N nil]",
+        "[4 1 :ok :write 1180591620717411303424N nil]",
+    ]

@@ -61,6 +61,13 @@ def main(args: argparse.Namespace) -> int:
     from harness.history import HistoryError, read_history
     from harness.history.unfinished import close_open_invokes, open_invokes
 
+    from spec.models import MODELS
+
+    if args.model != TOTAL_QUEUE and args.model not in MODELS:  # before reading a long history
+        choices = ", ".join([*sorted(MODELS), TOTAL_QUEUE])
+        print(f"harness check: unknown model {args.model!r}; choose one of: {choices}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     for name, given in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit)):
         if given is not None and not given > 0:
             print(f"harness check: {name} must be a positive number, got {given}", file=sys.stderr)

@@ -60,7 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from harness.history import HistoryError, read_history
     from harness.history.unfinished import close_open_invokes, open_invokes
-
     from spec.models import MODELS
 
     if args.model != TOTAL_QUEUE and args.model not in MODELS:  # before reading a long history

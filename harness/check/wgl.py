@@ -375,10 +375,13 @@ def _candidates(head: _Entry, by_deadline: bool) -> tuple[list[_Entry], _Entry |
     """
     reads: list[_Entry] = []
     others: list[_Entry] = []
+    crashed: list[_Entry] = []
     entry = head.next
     while entry is not None and entry.is_call:
         if entry.read_only:
             reads.append(entry)
+        elif not entry.finite:
+            crashed.append(entry)
         elif not entry.dead:
             others.append(entry)
         entry = entry.next
@@ -387,6 +390,7 @@ def _candidates(head: _Entry, by_deadline: bool) -> tuple[list[_Entry], _Entry |
     if entry is not None and entry.dead:
         others.append(entry.match)  # type: ignore[arg-type]
     reads.extend(others)
+    reads.extend(crashed)  # last: a crashed call need never take effect
     return reads, entry
 
 

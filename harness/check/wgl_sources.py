@@ -78,11 +78,11 @@ def value_rules(
             consumers -= 1
     if pending > 0:
         if new_state == state:  # re-produced: one producer fewer, still current
-            if not _sources_suffice(head, state, call, 1, consumers, horizon):
+            if not _sources_suffice(head, state, call, 1, consumers, horizon, tally, new_state):
                 return None
         elif tally.producers.get(state, 0) <= 0:
             return None  # rule (a): nothing can produce the old value again
-        elif not _sources_suffice(head, state, call, 0, consumers, horizon):
+        elif not _sources_suffice(head, state, call, 0, consumers, horizon, tally, new_state):
             return None
     if (
         new_state != state
@@ -92,13 +92,20 @@ def value_rules(
         # Repeated values only (with one producer the refutation covers this case): the
         # new value's later observers may need another producer once the state moves on.
         consumers = tally.must_consume.get(new_state, 0)
-        if not _sources_suffice(head, new_state, call, 1, consumers, horizon):
+        if not _sources_suffice(head, new_state, call, 1, consumers, horizon, tally, new_state):
             return None
     return new_state
 
 
 def _sources_suffice(
-    head: _Entry, value: Any, moving: Call, have: int, consumers: int, horizon: float
+    head: _Entry,
+    value: Any,
+    moving: Call,
+    have: int,
+    consumers: int,
+    horizon: float,
+    tally: Tally,
+    current: Any,
 ) -> bool:
     """Rule (a'): every pending observer of ``value`` can still get it from a source.
 
@@ -128,7 +135,15 @@ def _sources_suffice(
             if entry.is_call:
                 if call.call_pos > horizon:
                     return True
-                if call.produced == value and call.observed != value:
+                if (
+                    call.produced == value
+                    and call.observed != value
+                    and (
+                        call.observed is NO_VALUE
+                        or call.observed == current
+                        or tally.producers.get(call.observed, 0) > 0
+                    )
+                ):
                     available += 1
                     if available >= target:
                         return True  # enough for every pending observer

@@ -208,6 +208,7 @@ class _Marks:
     stuck: set[tuple[Any, int]] = field(default_factory=set)
     order: dict[tuple[Any, int], tuple[int, str]] = field(default_factory=dict)
     window: set[tuple[Any, int]] = field(default_factory=set)
+    dead_end_state: str | None = None  # model state after the longest partial linearization
 
 
 def _counterexample_marks(counterexample: Counterexample | None) -> _Marks:
@@ -219,6 +220,7 @@ def _counterexample_marks(counterexample: Counterexample | None) -> _Marks:
         marks.stuck.add(_op_key(counterexample.blocked))
     for number, (op, state) in enumerate(counterexample.linearized, start=1):
         marks.order[_op_key(op)] = (number, state)
+        marks.dead_end_state = state
     marks.window = {_op_key(invoke) for invoke, _ in counterexample.window}
     return marks
 
@@ -288,6 +290,8 @@ def _op_bar(invoke: Op, completion: Op | None, row: int, t_end: int, marks: _Mar
     if key in marks.stuck:
         css += " stuck"
         lines.append("STUCK: no linearization can place this op next")
+        if marks.dead_end_state is not None:
+            lines.append(f"model state at that point: {marks.dead_end_state}")
     return _Bar(
         row=row,
         t0=invoke.time,

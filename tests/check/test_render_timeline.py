@@ -105,6 +105,7 @@ def test_counterexample_marks_window_stuck_op_and_numbered_linearization() -> No
     details = _data(page)["details"]
     assert any("linearized #1; model state after: value=1" in detail for detail in details)
     assert any("STUCK" in detail and "process 1: read" in detail for detail in details)
+    assert any("STUCK" in d and "model state at that point: value=1" in d for d in details)
     assert "read -&gt; 2 but nothing wrote 2" in page
 
 

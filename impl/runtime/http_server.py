@@ -158,6 +158,14 @@ class _Connection(asyncio.Protocol):
         if self.writable is not None and not self.writable.done():
             self.writable.set_result(None)
 
+    def eof_received(self) -> bool | None:
+        """The client sent all it will (a half-close): answer what is queued, then close."""
+        self.closing = True
+        self.partial_since = None  # a request cut short will not complete
+        if self.busy:
+            return True  # keep the transport open for the answers
+        return None
+
     def pause_writing(self) -> None:
         if self.writable is None:
             self.writable = asyncio.get_running_loop().create_future()

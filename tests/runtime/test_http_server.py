@@ -9,11 +9,14 @@ limits, malformed input, slow clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from impl.runtime.http_message import Request, Response
 from impl.runtime.http_server import HttpServer
@@ -337,6 +340,81 @@ def test_a_client_vanishing_mid_request_leaves_the_server_serving_others() -> No
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /next HTTP/1.1\r\n\r\n")
         assert (await _answer(reader))[0] == 200
+        writer.close()
+
+    _serve(test)
+
+
+_request_lines = st.sampled_from(
+    [
+        b"GET /a HTTP/1.1\r\n",
+        b"CONNECT h:443 HTTP/1.1\r\n",
+        b"PUT /kv/x HTTP/1.0\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        b"GET http://h/x?y HTTP/1.1\r\n",
+        b"G\x00T / HTTP/1.1\r\n",
+    ]
+)
+_header_lines = st.lists(
+    st.sampled_from(
+        [
+            b"Content-Length: 3\r\n",
+            b"Content-Length: x\r\n",
+            b"Transfer-Encoding: chunked\r\n",
+            b"Connection: close\r\n",
+            b"Connection: Upgrade\r\nUpgrade: h2c\r\n",
+            b"Expect: 100-continue\r\n",
+            b"X: \xff\xfe\r\n",
+            b" folded\r\n",
+        ]
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    messages=st.lists(
+        st.tuples(_request_lines, _header_lines, st.binary(max_size=12)), min_size=1, max_size=3
+    ),
+    noise=st.binary(max_size=16),
+)
+def test_any_bytes_get_http_answers_or_a_close_and_the_server_keeps_serving(
+    messages: list[tuple[bytes, list[bytes], bytes]], noise: bytes
+) -> None:
+    """Whatever arrives, every answer is a well-formed HTTP/1.1 response; the next client is served."""
+    raw = b"".join(line + b"".join(fields) + b"\r\n" + body for line, fields, body in messages)
+
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw + noise)
+        with contextlib.suppress(OSError):
+            writer.write_eof()
+        try:
+            received = await asyncio.wait_for(reader.read(), 2)
+        except TimeoutError:  # a request waiting for more body bytes: the client hangs up
+            received = b""
+        except ConnectionError:
+            received = b""
+        writer.close()
+        assert not received or received.startswith(b"HTTP/1.1 ")  # no stray bytes first
+        for part in received.split(b"HTTP/1.1 ")[1:]:
+            assert part[:3].isdigit() and int(part[:3]) in {100, 200, 400, 408, 413, 414, 431, 500}
+        fresh_reader, fresh = await asyncio.open_connection("127.0.0.1", port)
+        fresh.write(b"GET /alive HTTP/1.1\r\n\r\n")
+        assert (await _answer(fresh_reader))[0] == 200
+        fresh.close()
+
+    _serve(test)
+
+
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer() -> None:
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /slow HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+        writer.write_eof()
+        assert [(await _answer(reader))[0] for _ in range(2)] == [200, 200]
+        assert await _closed(reader)
         writer.close()
 
     _serve(test)

@@ -140,6 +140,7 @@ class _Connection(asyncio.Protocol):
         # What is waiting to be answered, in order: requests, or a final answer (then close).
         self.queue: collections.deque[Request | Response] = collections.deque()
         self.busy = False  # a task is working through the queue
+        self.reading_paused = False  # too many pipelined requests queued
         self.closing = False  # no more requests are read
         self.idle_since: float | None = None
         self.writable: asyncio.Future[None] | None = None  # set while the transport is paused
@@ -273,6 +274,7 @@ class _Connection(asyncio.Protocol):
             asyncio.get_running_loop().create_task(self._serve())
         elif len(self.queue) >= MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
+            self.reading_paused = True
 
     # --- answering -------------------------------------------------------------------------
 
@@ -319,7 +321,8 @@ class _Connection(asyncio.Protocol):
                     return
                 if self.writable is not None:
                     await self.writable
-                if len(self.queue) < MAX_PIPELINED and not self.closing:
+                if self.reading_paused and len(self.queue) < MAX_PIPELINED and not self.closing:
+                    self.reading_paused = False
                     transport.resume_reading()
             if self.closing:  # nothing more will be read (an upgrade, a server stopping)
                 self._close()

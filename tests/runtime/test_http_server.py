@@ -418,3 +418,16 @@ def test_a_client_that_half_closes_after_its_request_still_gets_the_answer() -> 
         writer.close()
 
     _serve(test)
+
+
+def test_a_long_pipeline_is_answered_completely_and_in_order() -> None:
+    """More requests than the server queues at once: reading pauses and resumes, none is lost."""
+
+    async def test(port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"".join(b"GET /n/%d HTTP/1.1\r\n\r\n" % i for i in range(100)))
+        paths = [json.loads((await _answer(reader))[2])["path"] for _ in range(100)]
+        assert paths == [f"/n/{i}" for i in range(100)]
+        writer.close()
+
+    _serve(test)

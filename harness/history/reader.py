@@ -9,6 +9,7 @@ so memory holds the ops already yielded and nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -21,6 +22,7 @@ from harness.history.record import op_from_record
 from harness.history.validate import NEMESIS_PROCESS, HistoryError, HistoryValidator
 
 Source = str | Path | IO[str]
+_CR_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")  # not splitlines: JSON may hold U+2028
 
 
 def iter_history(
@@ -82,13 +84,17 @@ def _decoded_lines(binary: IO[bytes]) -> Iterator[str]:
     """
     for number, raw in enumerate(binary, start=1):
         try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
             raise HistoryError(
                 number,
                 f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
                 "is this a history file?",
             ) from None
+        if "\r" in text.rstrip("\r\n"):  # old Mac line ends: split as a text-mode file would
+            yield from _CR_LINES.findall(text)
+        else:
+            yield text
 
 
 def _iter_file(

@@ -195,3 +195,18 @@ def test_malformed_edn_names_the_offending_line(case: str) -> None:
         read_history(io.StringIO(text), format="edn")
     assert raised.value.line == line, str(raised.value)
     assert reason in str(raised.value)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_windows_and_old_mac_line_ends_read_with_the_right_line_numbers(
+    tmp_path,
+    newline: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """A history saved with CRLF or CR line ends reads, and errors still name the line."""
+    path = tmp_path / "history.jsonl"
+    broken = '{"process": 7, "time": 9, "type": "ok", "f": "read", "value": 1}'
+    path.write_bytes(newline.join([*VALID_PREFIX, broken]).encode() + newline.encode())
+    with pytest.raises(HistoryError, match=r"^line 3: completion 'ok' for process 7"):
+        read_history(path)
+    path.write_bytes(newline.join(VALID_PREFIX).encode() + newline.encode())
+    assert len(read_history(path)) == 2

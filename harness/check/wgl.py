@@ -48,7 +48,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 from harness.check.wgl_prepare import Call
-from harness.check.wgl_sources import Tally, value_rules
+from harness.check.wgl_sources import Tally, index_events, value_rules
 from spec.models.base import NO_VALUE, Model
 
 _BUDGET_CHECK_EVERY = 2048
@@ -226,6 +226,8 @@ def _search(
     tally = Tally(calls)
     may_observe = tally.may_observe
     head, remaining = _build_list(calls, may_observe if value_based else None, model)
+    if value_based:
+        index_events(tally, head)
     step = model.step
     state: Any = model.init()
     if value_based and may_observe.get(state, 0) == 0:

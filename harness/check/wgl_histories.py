@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import replace
@@ -163,6 +164,73 @@ def plant_stale_read(rng: random.Random, history: list[Op]) -> list[Op] | None:
                 stale = rng.choice(older)[2].value
                 return [replace(op, value=stale) if op is read else op for op in history]
     return None
+
+
+def plant_overwritten_read(rng: random.Random, history: list[Op]) -> list[Op] | None:
+    """Make one ok read return a value that was certainly overwritten, with repeated values.
+
+    With values drawn from a small range, some write of almost any value is
+    concurrent with almost any read, so changing a read alone rarely breaks
+    linearizability. Here a read R, an ok write W2 of y that completed before R
+    was invoked, and a value x (not y, not what R read) are chosen; R now
+    returns x, and each producer of x (write x or cas [u, x], crashed ones
+    included) that was invoked before R completed but did not complete before
+    W2 was invoked now produces y instead. Every linearization then orders all
+    remaining producers of x that could precede R before W2, and W2 before R,
+    so R cannot see x. Some producer of x must still precede R (so R reads an
+    old value, not one nobody wrote), and the triple needing the fewest edits
+    is chosen. None if there is no such triple.
+    """
+    opened: dict[object, int] = {}
+    spans: list[tuple[int, float, int]] = []  # (invoke position, completion or inf, completion)
+    for n, op in enumerate(history):
+        if op.type is OpType.INVOKE:
+            opened[op.process] = n
+        elif op.type is not OpType.FAIL:
+            spans.append((opened.pop(op.process), n if op.type is OpType.OK else math.inf, n))
+        else:
+            opened.pop(op.process)
+    producers = [s for s in spans if history[s[2]].f in ("write", "cas")]
+    reads = [s for s in spans if history[s[2]].f == "read" and s[1] != math.inf]
+    writes = [s for s in producers if history[s[2]].f == "write" and s[1] != math.inf]
+    ends = [w[1] for w in writes]  # in completion order
+    best: tuple[tuple[int, float], Any] | None = None
+    for read in reads:
+        key = history[read[2]].key
+        latest = [
+            w for w in writes[: bisect.bisect_left(ends, read[0])] if history[w[2]].key == key
+        ]
+        if not latest:
+            continue
+        w2 = latest[-1]  # invoked latest among those done before R: fewest edits
+        y = history[w2[2]].value
+        by_value: dict[Any, list[tuple[int, float, int]]] = {}
+        for p in producers:
+            if p[0] < read[1] and history[p[2]].key == key:
+                by_value.setdefault(_produced(history[p[2]]), []).append(p)
+        for x, before in by_value.items():
+            if x in (y, history[read[2]].value, None):
+                continue
+            edits = [p for p in before if p[1] > w2[0]]
+            if len(edits) == len(before):
+                continue  # then R would read a value nothing wrote before it: too easy
+            rank = (len(edits), rng.random())
+            if best is None or rank < best[0]:
+                best = (rank, (read, x, y, edits))
+    if best is None:
+        return None
+    read, x, y, edits = best[1]
+    changed = list(history)
+    changed[read[2]] = replace(history[read[2]], value=x)
+    for start, _, end in edits:
+        for n in (start, end):
+            op = history[n]
+            changed[n] = replace(op, value=y if op.f == "write" else [op.value[0], y])
+    return changed
+
+
+def _produced(op: Op) -> Any:
+    return op.value if op.f == "write" else op.value[1]
 
 
 def read_inversions(rng: random.Random, history: list[Op], tries: int = 2000) -> Iterator[list[Op]]:

@@ -19,6 +19,7 @@ history order.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,13 +34,15 @@ if TYPE_CHECKING:
 class Tally:
     """Per-value counts over the calls not yet linearized (kept in step with the search)."""
 
-    __slots__ = ("may_observe", "must_consume", "must_observe", "producers")
+    __slots__ = ("events", "may_observe", "must_consume", "must_observe", "producers")
 
     def __init__(self, calls: Sequence[Call]) -> None:
         self.must_observe: Counter = Counter()  # ok calls that still have to see the value
         self.may_observe: Counter = Counter()  # the same, crashed ones included
         self.must_consume: Counter = Counter()  # ok calls that see the value and change it
         self.producers: Counter = Counter()  # calls that can make it the state when it is not
+        # value -> (positions, entries) for the window check; see index_events
+        self.events: dict[Any, tuple[list[float], list[_Entry]]] = {}
         for call in calls:
             self.take(call, +1)
 
@@ -126,42 +129,78 @@ def _sources_suffice(
     necessary condition, and stopping early only prunes less.
     """
     available = consumed = consumed_late = 0
-    leaves = math.inf if have else -math.inf  # when the current state must have changed
+    leaves = _first_departure(head, value, moving) if have else -math.inf
     target = max(1, consumers)
+    positions, events = tally.events.get(value, _NO_EVENTS)
+    first = head.next
+    assert first is not None, "called only while some call is still unplaced"
+    start = first.call.call_pos if first.is_call else first.call.ret_pos  # type: ignore[union-attr]
+    for at in range(bisect_left(positions, start), len(events)):
+        if positions[at] > horizon:
+            return True
+        entry = events[at]
+        call: Call = entry.call  # type: ignore[assignment]
+        if entry.prev.next is not entry or call is moving:  # type: ignore[union-attr]
+            continue  # linearized already, or being linearized now
+        if entry.is_call:
+            if (
+                call.observed is NO_VALUE
+                or call.observed == current
+                or tally.producers.get(call.observed, 0) > 0
+            ):
+                available += 1
+                if available >= target:
+                    return True  # enough for every pending observer
+        else:
+            late = call.call_pos > leaves
+            if call.produced is NO_VALUE or call.produced == value:
+                if available == 0 and late:
+                    return False  # a read (or cas v -> v) with no source left
+            else:
+                consumed += 1
+                consumed_late += late
+                if consumed > available + have or consumed_late > available:
+                    return False
+    return True
+
+
+def _first_departure(head: _Entry, value: Any, moving: Call) -> float:
+    """The first return of an unplaced ok call that needs a state other than ``value``."""
+    entry = head.next
+    while entry is not None:
+        call = entry.call
+        if not entry.is_call and entry.finite and call is not moving:
+            observed = call.observed  # type: ignore[union-attr]
+            produced = call.produced  # type: ignore[union-attr]
+            if (observed is not NO_VALUE and observed != value) or (
+                produced is not NO_VALUE and produced != value
+            ):
+                return call.ret_pos  # type: ignore[union-attr]
+        entry = entry.next
+    return math.inf
+
+
+def index_events(tally: Tally, head: _Entry) -> None:
+    """Per value, the list entries the window check reads, in history order.
+
+    A producer's call entry (a cas [v, v] is no source of v) and a finite
+    observer's return entry; the check skips the ones lifted out of the list.
+    """
     entry = head.next
     while entry is not None:
         call: Call = entry.call  # type: ignore[assignment]
-        if call is not moving:
-            if entry.is_call:
-                if call.call_pos > horizon:
-                    return True
-                if (
-                    call.produced == value
-                    and call.observed != value
-                    and (
-                        call.observed is NO_VALUE
-                        or call.observed == current
-                        or tally.producers.get(call.observed, 0) > 0
-                    )
-                ):
-                    available += 1
-                    if available >= target:
-                        return True  # enough for every pending observer
-            elif entry.finite:
-                if call.observed == value:
-                    late = call.call_pos > leaves
-                    if call.produced is NO_VALUE or call.produced == value:
-                        if available == 0 and late:
-                            return False  # a read (or cas v -> v) with no source left
-                    else:
-                        consumed += 1
-                        consumed_late += late
-                        if consumed > available + have or consumed_late > available:
-                            return False
-                if leaves == math.inf and (
-                    (call.observed is not NO_VALUE and call.observed != value)
-                    or (call.produced is not NO_VALUE and call.produced != value)
-                ):
-                    leaves = call.ret_pos
+        if entry.is_call:
+            if call.produced is not NO_VALUE and call.produced != call.observed:
+                _add_event(tally, call.produced, call.call_pos, entry)
+        elif entry.finite and call.observed is not NO_VALUE:
+            _add_event(tally, call.observed, call.ret_pos, entry)
         entry = entry.next
-    return True
+
+
+def _add_event(tally: Tally, value: Any, position: float, entry: _Entry) -> None:
+    positions, events = tally.events.setdefault(value, ([], []))
+    positions.append(position)
+    events.append(entry)
+
+
+_NO_EVENTS: tuple[list[float], list[_Entry]] = ([], [])

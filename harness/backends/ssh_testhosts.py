@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
@@ -47,14 +46,18 @@ class SshTestHosts:
 
 def create(count: int = 3, *, image: str = BASE_IMAGE) -> SshTestHosts:
     """Start ``count`` sshd containers and return their hosts file."""
+    import asyncssh
     import docker
 
     client = docker.from_env()
     run_id = "ssh" + uuid.uuid4().hex[:6]
     workdir = Path(tempfile.mkdtemp(prefix="sinkron-ssh-"))
     key = workdir / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    public_key = (workdir / "id_ed25519.pub").read_text().strip()
+    # asyncssh makes the key: the harness machine needs no OpenSSH client tools.
+    private = asyncssh.generate_private_key("ssh-ed25519")
+    key.write_bytes(private.export_private_key())
+    key.chmod(0o600)
+    public_key = private.export_public_key().decode().strip()
     labels = {"sinkron.run": run_id}
     from harness.backends.docker import remove_run_objects
 

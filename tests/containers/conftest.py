@@ -11,10 +11,13 @@ debootstrap base (~60 s) is built only when missing.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 pytestmark = pytest.mark.docker
@@ -63,3 +66,43 @@ def cleanup_runs(docker_client: Any) -> Iterator[list[str]]:
     yield run_ids
     for run_id in run_ids:
         remove_run_objects(docker_client, run_id)
+
+
+# ---- probes of a running cluster (any backend) ----------------------------------
+
+
+async def get_json(url: str, timeout_s: float = 1.0) -> Any:
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+        return await response.json()
+
+
+async def node_status(url: str) -> dict[str, Any] | None:
+    try:
+        return dict(await get_json(url + "/status"))
+    except (TimeoutError, aiohttp.ClientError):
+        return None
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 20.0
+) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = await condition()
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+
+
+async def leader_among(backend: Any, nodes: list[str]) -> str | None:
+    """A leader that every node of ``nodes`` names in the same term, or None."""
+    statuses = [await node_status(backend.client_url(node)) for node in nodes]
+    if any(status is None for status in statuses):
+        return None
+    named = {(status["term"], status["leader"]) for status in statuses if status}
+    if len(named) != 1:
+        return None
+    (_, leader), = named  # fmt: skip
+    return str(leader) if leader in nodes else None

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,47 +21,14 @@ import aiohttp
 import pytest
 
 from harness.backends.base import ClusterSpec
+from tests.containers.conftest import get_json as _get
+from tests.containers.conftest import leader_among as _leader_among
+from tests.containers.conftest import node_status as _status
 from tests.containers.conftest import run_objects
+from tests.containers.conftest import wait_until as _wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _get(url: str, timeout_s: float = 1.0) -> Any:
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-        return await response.json()
-
-
-async def _status(url: str) -> dict[str, Any] | None:
-    try:
-        return dict(await _get(url + "/status"))
-    except (TimeoutError, aiohttp.ClientError):
-        return None
-
-
-async def _wait_until(
-    condition: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 20.0
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = await condition()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
-
-
-async def _leader_among(backend: Any, nodes: list[str]) -> str | None:
-    """A leader that every node of ``nodes`` names in the same term, or None."""
-    statuses = [await _status(backend.client_url(node)) for node in nodes]
-    if any(status is None for status in statuses):
-        return None
-    named = {(status["term"], status["leader"]) for status in statuses if status}
-    if len(named) != 1:
-        return None
-    (_, leader), = named  # fmt: skip
-    return str(leader) if leader in nodes else None
 
 
 async def _put(url: str, key: str, value: int) -> None:

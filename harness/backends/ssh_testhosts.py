@@ -21,8 +21,7 @@ from typing import Any
 
 from harness.backends.ports import free_ports
 from harness.backends.ssh import Host
-
-BASE_IMAGE = "sinkron-base:bookworm"
+from harness.commands.image import DEFAULT_BASE as BASE_IMAGE
 
 
 @dataclass(slots=True)

@@ -34,7 +34,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_BASE = "sinkron-base:bookworm"
+# SINKRON_BASE_IMAGE names the debootstrap base (to try a fresh machine's path without
+# deleting the cached base; the ssh test hosts use it too).
+DEFAULT_BASE = os.environ.get("SINKRON_BASE_IMAGE") or "sinkron-base:bookworm"
 DEFAULT_TAG = "sinkron:latest"
 LOCK_PATH = Path(tempfile.gettempdir()) / "sinkron-image-build.lock"
 # What a node process imports (the harness's plotting/ssh/docker libraries stay out of the image).
@@ -64,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base",
         default=None,
-        help=f"base image (default: {DEFAULT_BASE}, built offline if missing; "
+        help=f"base image (default: {DEFAULT_BASE}, built offline if missing, "
+        "SINKRON_BASE_IMAGE names another; "
         "pass python:3.11-slim where a registry is reachable)",
     )
     parser.add_argument("--rebuild-base", action="store_true", help="rebuild the debootstrap base")
@@ -84,6 +87,7 @@ def source_digest() -> str:
         digest.update(str(path.relative_to(REPO_ROOT)).encode())
         digest.update(path.read_bytes())
     digest.update("\n".join(NODE_REQUIREMENTS).encode())
+    digest.update(DEFAULT_BASE.encode())  # the image the backends build on
     return digest.hexdigest()[:12]
 
 
@@ -118,10 +122,21 @@ def ensure_current_image() -> str:
     return tag
 
 
-def ensure_base_image(base: str | None, *, rebuild: bool = False) -> str:
+def ensure_base_image(base: str | None, *, rebuild: bool = False, locked: bool = False) -> str:
+    """``base`` if given, else the debootstrap base, built when missing (or ``rebuild``).
+
+    Under the build lock unless the caller holds it (``locked``): test workers that
+    need only the base (the ssh test hosts) must not debootstrap it a second time
+    while another worker builds the node image.
+    """
     if base is not None:
         return base
-    if rebuild or not image_exists(DEFAULT_BASE):
+    if not rebuild and image_exists(DEFAULT_BASE):
+        return DEFAULT_BASE
+    if not locked:
+        with build_lock():
+            return ensure_base_image(None, rebuild=rebuild, locked=True)
+    if rebuild or not image_exists(DEFAULT_BASE):  # another process may have built it
         script = REPO_ROOT / "scripts" / "build-base-image.sh"
         if not script.exists():
             raise RuntimeError(f"{script} not found: run from a source checkout or pass --base")
@@ -183,7 +198,7 @@ def build_image(
     # The digest is taken before the wheel is built: if the source changes meanwhile, the
     # image is labelled older than it is (a harmless rebuild next time), never newer.
     tags = dict.fromkeys([tag, current_tag()])
-    base_image = ensure_base_image(base, rebuild=rebuild_base)
+    base_image = ensure_base_image(base, rebuild=rebuild_base, locked=True)
     build_wheelhouse(REPO_ROOT / "wheelhouse")
     subprocess.run(
         [

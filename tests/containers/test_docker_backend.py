@@ -27,7 +27,7 @@ from tests.containers.conftest import node_status as _status
 from tests.containers.conftest import run_objects
 from tests.containers.conftest import wait_until as _wait_until
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]  # may include a fresh image build
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

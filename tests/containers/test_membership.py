@@ -36,7 +36,7 @@ from harness.run.recorder import Recorder
 from harness.run.workers import ProcessIds, run_one, run_workers
 from harness.workloads.kv import KvWorkload
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]  # may include a fresh image build
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VOTERS = ("n1", "n2", "n3")
 

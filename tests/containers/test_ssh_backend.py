@@ -28,7 +28,7 @@ from tests.containers.conftest import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]  # may include a fresh image build
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

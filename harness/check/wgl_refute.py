@@ -1,18 +1,23 @@
 """Quick refutations for register-like models: stale and future reads in O(n log n).
 
-Theory of operation: when a value v has exactly one producer W, real-time
-order alone can prove an observer R of v (an ok read of v, or an ok cas
-expecting v) illegal, without searching:
-- stale: some call W2 that surely happened (finite window) produces another
-  value, W returned before W2 was invoked and W2 returned before R was
-  invoked. Every linearization orders W < W2 < R, so the value R sees was
-  overwritten and nothing can produce v again.
-- future: R returned before W was invoked, so R precedes the only write of v.
-- initial: v is the initial value, nothing produces it, and some sure
-  producer returned before R was invoked.
-The WGL search would find the same violation, but only after exhausting every
-configuration before R, which with 50 concurrent clients costs millions of
-steps. A refutation is only ever a proof of ILLEGAL; finding none says nothing.
+Theory of operation: real-time order alone can prove an observer R of a
+value v (an ok read of v, or an ok cas expecting v) illegal, without
+searching. Let P be the producers of v (writes of v, cas [u, v], crashed
+ones included) invoked before R returned: only they can be linearized before
+R. If every one of them has a finite window, the value R sees was in place
+by the time the last of them returned (or it is the initial value):
+- stale: some call W2 that surely happened (finite window) was invoked after
+  every call in P returned and returned before R was invoked. Every
+  linearization orders P < W2 < R, and W2 produces another value (a producer
+  of v invoked that late would be in P), so R cannot see v.
+- future: P is empty and v is not the initial value.
+- initial: v is the initial value, P is empty, and some sure producer
+  returned before R was invoked.
+With unique values P is the single write of v; with repeated values (knossos's
+0..4) it is every write of v that could precede R. The WGL search would find
+the same violation, but only after exhausting every configuration before R,
+which with 50 concurrent clients costs millions of steps. A refutation is
+only ever a proof of ILLEGAL; finding none says nothing.
 """
 
 from __future__ import annotations
@@ -50,29 +55,38 @@ def refute(model: Model, calls: Sequence[Call]) -> Refutation | None:
     sure_producers.sort(key=lambda c: c.call_pos)
     starts = [c.call_pos for c in sure_producers]
     earliest_return_from = _suffix_min_returns(sure_producers)
+    latest = {value: _prefix_max_returns(found) for value, found in producers_of.items()}
     initial = model.init()
     for reader in calls:
         if reader.ret_pos == math.inf or reader.observed is NO_VALUE:
             continue
-        producers = producers_of.get(reader.observed, [])
-        if reader.observed == initial:
-            if producers or not sure_producers:
-                continue
-            first = min(sure_producers, key=lambda c: c.ret_pos)
-            if first.ret_pos < reader.call_pos:
-                return _make(model, reader, None, first, "initial")
-            continue
-        if len(producers) != 1:
-            continue
-        writer = producers[0]
-        if reader.ret_pos < writer.call_pos:
-            return _make(model, reader, writer, None, "future")
-        if writer.ret_pos == math.inf:
-            continue
-        after = bisect.bisect_right(starts, writer.ret_pos)
+        invoked, last_done = latest.get(reader.observed, ([], []))
+        count = bisect.bisect_left(invoked, reader.ret_pos)  # producers invoked before R returned
+        if count == 0 and reader.observed != initial:
+            writer = producers_of[reader.observed][0] if reader.observed in producers_of else None
+            return _make(model, reader, writer, None, "future", 0)
+        # The state R sees was produced by one of those, or is the initial value: either
+        # way it was in place by the time the last of them returned.
+        done_by, writer = last_done[count - 1] if count else (-math.inf, None)
+        if done_by == math.inf:
+            continue  # a crashed producer may take effect at any time
+        after = bisect.bisect_right(starts, done_by)
         if after < len(sure_producers) and earliest_return_from[after][0] < reader.call_pos:
-            return _make(model, reader, writer, earliest_return_from[after][1], "stale")
+            kind = "initial" if writer is None else "stale"
+            return _make(model, reader, writer, earliest_return_from[after][1], kind, count)
     return None
+
+
+def _prefix_max_returns(producers: list[Call]) -> tuple[list[float], list[tuple[float, Call]]]:
+    """Producers by invocation, and for each prefix the one that returns last."""
+    producers = sorted(producers, key=lambda c: c.call_pos)
+    best: list[tuple[float, Call]] = []
+    running: tuple[float, Call] | None = None
+    for call in producers:
+        if running is None or call.ret_pos > running[0]:
+            running = (call.ret_pos, call)
+        best.append(running)
+    return [c.call_pos for c in producers], best
 
 
 def _suffix_min_returns(producers: list[Call]) -> list[tuple[float, Call]]:
@@ -92,24 +106,41 @@ def _name(model: Model, call: Call) -> str:
 
 
 def _make(
-    model: Model, reader: Call, writer: Call | None, overwriter: Call | None, kind: str
+    model: Model,
+    reader: Call,
+    writer: Call | None,
+    overwriter: Call | None,
+    kind: str,
+    producers: int,
 ) -> Refutation:
     value = reader.observed
     if kind == "future":
-        text = (
-            f"{_name(model, reader)} observed {value!r}, but the only write of {value!r}, "
-            f"{_name(model, writer)}, was invoked after it completed: a read from the future."  # type: ignore[arg-type]
-        )
+        if writer is None:
+            text = f"{_name(model, reader)} observed {value!r}, which nothing writes."
+        else:
+            text = (
+                f"{_name(model, reader)} observed {value!r}, but every write of {value!r} "
+                f"(the first: {_name(model, writer)}) was invoked after it completed: a read "
+                f"from the future."
+            )
     elif kind == "initial":
         text = (
             f"{_name(model, reader)} observed the initial value {value!r}, but "
             f"{_name(model, overwriter)} had already completed before it was invoked, and "  # type: ignore[arg-type]
-            f"nothing writes {value!r} again: a stale read."
+            f"nothing that writes {value!r} could come in between: a stale read."
+        )
+    elif producers == 1:
+        text = (
+            f"{_name(model, reader)} observed {value!r}, but the only write of {value!r} "
+            f"that could precede it, {_name(model, writer)}, completed before "  # type: ignore[arg-type]
+            f"{_name(model, overwriter)} was invoked, and that completed before the read "  # type: ignore[arg-type]
+            f"was invoked: a stale read."
         )
     else:
         text = (
-            f"{_name(model, reader)} observed {value!r}, but the only write of {value!r}, "
-            f"{_name(model, writer)}, completed before {_name(model, overwriter)} was "  # type: ignore[arg-type]
-            f"invoked, and that completed before the read was invoked: a stale read."
+            f"{_name(model, reader)} observed {value!r}, but all {producers} writes of "
+            f"{value!r} invoked before it completed had completed (the last, "
+            f"{_name(model, writer)}) before {_name(model, overwriter)} was invoked, and "  # type: ignore[arg-type]
+            f"that completed before the read was invoked: a stale read."
         )
     return Refutation(reader=reader, writer=writer, overwriter=overwriter, explanation=text)

@@ -37,8 +37,10 @@ def render_result_text(result: CheckResult) -> str:
     parts = [tabulate(rows, headers=["checker", "model", "verdict", "elapsed", "peak memory"])]
     if result.counts:
         parts.append(tabulate(sorted(result.counts.items()), headers=["count", "value"]))
-    if result.reasons:
-        parts.append("\n".join(f"- {reason}" for reason in result.reasons))
+    explained = {counterexample.explanation for counterexample in result.counterexamples}
+    reasons = [reason for reason in result.reasons if reason not in explained]
+    if reasons:  # a counterexample's explanation is printed with it, not twice
+        parts.append("\n".join(f"- {reason}" for reason in reasons))
     for number, counterexample in enumerate(result.counterexamples, start=1):
         parts.append(_counterexample_text(counterexample, number))
     return "\n\n".join(parts) + "\n"

@@ -105,3 +105,14 @@ def test_blocked_op_is_marked_even_without_stuck_ops() -> None:
     ops = [op for pair in example.window for op in pair if op is not None]
     page = render_timeline(ops, title="t", counterexample=example)
     assert page.count('<rect class="op ok in-window stuck"') == 1
+
+
+def test_a_reason_that_is_a_counterexample_explanation_is_printed_once() -> None:
+    result = illegal_result()
+    result.reasons = [
+        "read -> 1 could not take effect after write 2",
+        "key 'k9': timeout after 1 s",
+    ]
+    text = render_result_text(result)
+    assert text.count("read -> 1 could not take effect after write 2") == 1
+    assert "- key 'k9': timeout after 1 s" in text

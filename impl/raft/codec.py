@@ -153,7 +153,31 @@ def _config_from_wire(value: Any) -> ClusterConfig:
     return ClusterConfig(voters=voters, learners=learners)
 
 
+_NORMAL_CODE = _KIND_TO_WIRE[EntryKind.NORMAL]
+_INT_END = 1 << 63
+
+
 def _entry_from_wire(value: Any) -> Entry:
+    if type(value) is list and len(value) == 5:
+        # Fast path for the common shape, a NORMAL entry: exact types (``type(x) is int``
+        # rejects bools), the same ranges as ``_int``. Anything else takes the full checks.
+        term, index, kind_code, data, config = value
+        if (
+            type(term) is int
+            and type(index) is int
+            and type(data) is bytes
+            and type(kind_code) is int
+            and kind_code == _NORMAL_CODE
+            and config is None
+            and 0 <= term < _INT_END
+            and 0 <= index < _INT_END
+        ):
+            return Entry(term=Term(term), index=Index(index), data=data)
+    return _entry_from_wire_checked(value)
+
+
+def _entry_from_wire_checked(value: Any) -> Entry:
+    """Every check, for every shape; ``_entry_from_wire`` must agree with it (tested)."""
     term, index, kind_code, data, config = _list(value, 5, "entry")
     kind = _WIRE_TO_KIND.get(kind_code) if isinstance(kind_code, int) else None
     if kind is None or isinstance(kind_code, bool):

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import NewType
 
+from impl.raft.fastinit import fast_init
+
 NodeId = NewType("NodeId", str)
 Term = NewType("Term", int)
 Index = NewType("Index", int)
@@ -46,6 +48,7 @@ class ClusterConfig:
         return self.voters | self.learners
 
 
+@fast_init  # one per proposal on the leader and per received entry on a follower
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Entry:
     term: Term

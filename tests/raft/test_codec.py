@@ -204,3 +204,41 @@ def test_str_is_one_stable_line() -> None:
         pre_vote=True,
     )
     assert str(vote) == "n2->n1 PreVote term=4 last=6/3"
+
+
+_ENTRY_PARTS = st.one_of(
+    st.integers(min_value=-2, max_value=3),
+    st.sampled_from([True, False, None, 1 << 63, (1 << 63) - 1, 1.0, "0", b"", b"x"]),
+    st.binary(max_size=4),
+    st.just(bytearray(b"ab")),
+    st.lists(st.lists(st.text(min_size=1, max_size=2), max_size=2), max_size=2),
+)
+
+
+@given(st.one_of(st.lists(_ENTRY_PARTS, min_size=4, max_size=6), st.tuples(_ENTRY_PARTS)))
+def test_entry_fast_path_decodes_exactly_like_the_full_checks(value: Any) -> None:
+    """The NORMAL-entry fast path returns what the full checks return, and raises when they do."""
+    from impl.raft.codec import _entry_from_wire, _entry_from_wire_checked
+
+    def outcome(decode: Any) -> Any:
+        try:
+            return decode(value)
+        except RemoteProtocolError:
+            return "rejected"
+        except (TypeError, ValueError) as error:  # message_from_wire's safety net maps these
+            return type(error)
+
+    assert outcome(_entry_from_wire) == outcome(_entry_from_wire_checked)
+
+
+def test_entry_fast_path_takes_the_common_entry_and_refuses_lookalikes() -> None:
+    """A bool term, a bytearray payload or a config on a NORMAL entry do not take the fast path."""
+    from impl.raft.codec import _entry_from_wire
+
+    assert _entry_from_wire([2, 5, 0, b"cmd", None]) == Entry(
+        term=Term(2), index=Index(5), data=b"cmd"
+    )
+    for bad in ([True, 5, 0, b"c", None], [2, 5, 0, b"c", [["n1"], []]], [2, -1, 0, b"c", None]):
+        with pytest.raises(RemoteProtocolError):
+            _entry_from_wire(bad)
+    assert _entry_from_wire([2, 5, 0, bytearray(b"c"), None]).data == b"c"

@@ -11,18 +11,26 @@ clients, 1,000 ops; (b) 5% crashed ops, invalid; (c) 100,000 ops on one key;
 and "inversion" cases whose violation (two sequential reads seeing values in
 an impossible order) the O(n log n) refutation cannot see, so the WGL search
 itself must exhaust every configuration before it; and "repeated-values"
-cases (writes draw from 0..4, knossos's classic test) where value-based
-pruning mostly does not apply.
+cases (writes draw from 0..4, knossos's classic test) where a read's value
+has many possible writers; their invalid variants plant a read of a value
+whose every possible writer was certainly overwritten
+(wgl_histories.plant_overwritten_read), since with 0..4 changing a read alone
+rarely makes a history invalid.
 
-Run: ``python -m harness.bench.checker [--quick]``.
+Run: ``python -m harness.bench.checker [--quick] [--only S] [--out results/bench]``.
+Each row says which Porcupine shape it stands for and whether its target was
+met (``judge``); ``--out`` writes the table with a targets summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import math
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 CASE_TIMEOUT_S = 60.0
@@ -60,6 +68,12 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
         ("inversion-100k-5clients-invalid", 100_000, 5, 1, 5, "invalid"),
         ("repeated-values-1k-10clients-valid", 1_000, 10, 1, 5, "valid"),
         ("repeated-values-1k-50clients-valid", 1_000, 50, 1, 0, "valid"),
+        ("repeated-values-1k-50clients-invalid", 1_000, 50, 1, 0, "invalid"),
+        ("repeated-values-1k-50clients-i5-valid", 1_000, 50, 1, 5, "valid"),
+        ("repeated-values-1k-50clients-i5-invalid", 1_000, 50, 1, 5, "invalid"),
+        ("repeated-values-10k-50clients-valid", 10_000, 50, 1, 0, "valid"),
+        ("repeated-values-10k-50clients-i5-valid", 10_000, 50, 1, 5, "valid"),
+        ("repeated-values-10k-50clients-i5-invalid", 10_000, 50, 1, 5, "invalid"),
     ]
     for case, ops, clients, keys, info_pct, expected in hard:
         cases.append(
@@ -71,11 +85,18 @@ def _grid(quick: bool) -> list[dict[str, Any]]:
                 "info_pct": info_pct,
                 "expected": expected,
                 "think_max": 2 if "-a-" in case or "50clients" in case else None,
-                "plant": "inversion" if case.startswith("inversion") else "stale",
+                "plant": _plant_of(case),
                 "value_range": 5 if case.startswith("repeated") else None,
             }
         )
     return cases
+
+
+def _plant_of(case: str) -> str:
+    """How an invalid case is made: unique values allow a plain stale read."""
+    if case.startswith("inversion"):
+        return "inversion"
+    return "overwritten" if case.startswith("repeated") else "stale"
 
 
 def run_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +106,11 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     import time
 
     from harness.check.linearizable import check_linearizable
-    from harness.check.wgl_histories import plant_stale_read, simulate_register
+    from harness.check.wgl_histories import (
+        plant_overwritten_read,
+        plant_stale_read,
+        simulate_register,
+    )
 
     rng = random.Random(case["case"])
     history = simulate_register(
@@ -100,6 +125,10 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     )
     if case["expected"] == "invalid" and case.get("plant") == "inversion":
         history = _hard_inversion(rng, history)
+    elif case["expected"] == "invalid" and case.get("plant") == "overwritten":
+        overwritten = plant_overwritten_read(rng, history)
+        assert overwritten is not None, f"{case['case']}: no overwritten read could be planted"
+        history = overwritten
     elif case["expected"] == "invalid":
         planted = plant_stale_read(rng, history)
         assert planted is not None, f"{case['case']}: no stale read could be planted"
@@ -157,15 +186,89 @@ def _in_subprocess(case: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+# The Porcupine shapes of issue 3 (measured with Porcupine on this machine) and our targets.
+SHAPES = {
+    "a": "one key, 50 clients, 1,000 ops (Porcupine: 23 s, 2.3 GB valid; no verdict "
+    "after 120 s, 9 GB invalid)",
+    "b": "5% crashed (info) ops, invalid (Porcupine: no verdict in 60 s, 4.4 GB)",
+    "c": "100,000 ops on one key (Porcupine: 0.93 s, 1.2 GB valid; 2.3 s, 3.0 GB invalid)",
+    "easy": "10k ops, 5 clients, one key (Porcupine: 22 ms)",
+    "-": "no Porcupine figure",
+}
+HARD_LIMIT_S = 10.0
+HARD_LIMIT_MB = 1024.0
+EASY_LIMIT_S = 0.22  # 10x Porcupine's 22 ms
+
+
+def shape_of(row: dict[str, Any]) -> str:
+    """Which Porcupine shape a row stands for (see SHAPES)."""
+    if row["ops"] == 10_000 and row["clients"] == 5 and row["keys"] == 1 and not row["info_pct"]:
+        return "easy" if row["expected"] == "valid" else "-"
+    if row["keys"] == 1 and row["ops"] == 100_000:
+        return "c"
+    if row["info_pct"] and row["expected"] == "invalid":
+        return "b"
+    if row["keys"] == 1 and row["clients"] == 50 and row["ops"] == 1_000:
+        return "a"
+    return "-"
+
+
+def judge(row: dict[str, Any]) -> dict[str, Any]:
+    """Add the row's shape and whether it met its target.
+
+    Target: the expected verdict in under 10 s and 1 GB peak (every row), and
+    for the easy shape also no more than 10x Porcupine's time.
+    """
+    shape = shape_of(row)
+    limit = EASY_LIMIT_S if shape == "easy" else HARD_LIMIT_S
+    met = (
+        row["verdict"] == row["expected"]
+        and row["seconds"] is not None
+        and row["seconds"] < limit
+        and row["peak_mb"] < HARD_LIMIT_MB
+    )
+    return {**row, "shape": shape, "target_met": "yes" if met else "NO"}
+
+
+def targets_section(rows: list[dict[str, Any]]) -> str:
+    """A short markdown summary: per shape, the rows and whether all met the target."""
+    lines = [
+        "## Targets",
+        "",
+        f"Every row: the expected verdict in under {HARD_LIMIT_S:g} s and "
+        f"{HARD_LIMIT_MB:g} MB peak RSS (the whole checking subprocess); the easy shape "
+        f"also within {EASY_LIMIT_S * 1000:g} ms, 10x Porcupine's 22 ms.",
+        "",
+    ]
+    for shape, text in SHAPES.items():
+        mine = [r for r in rows if r["shape"] == shape]
+        if not mine:
+            continue
+        missed = [r["case"] for r in mine if r["target_met"] != "yes"]
+        verdict = "met by all" if not missed else f"NOT met by {', '.join(missed)}"
+        worst = max((r["seconds"] or math.inf) for r in mine)
+        lines.append(f"- shape {shape}: {text}. {len(mine)} rows, slowest {worst:g} s: {verdict}.")
+    return "\n".join(lines) + "\n"
+
+
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    """One row per case: {case, ops, clients, keys, info_pct, expected, verdict, seconds, peak_mb}."""
+    """One row per case: {case, ops, ..., verdict, seconds, peak_mb, shape, target_met}."""
     rows = []
     for case in _grid(quick):
         row = _in_subprocess(case)
         for knob in ("think_max", "plant", "value_range"):
             row.pop(knob, None)
-        rows.append(row)
+        rows.append(judge(row))
     return rows
+
+
+def write_results(rows: list[dict[str, Any]], out: Path, table: str) -> None:
+    """results/bench/checker.md (table + targets) and checker.json, as harness bench does."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"# checker\n\nMeasured {stamp}.\n\n{table}\n\n{targets_section(rows)}"
+    (out / "checker.md").write_text(text)
+    (out / "checker.json").write_text(json.dumps({"measured": stamp, "rows": rows}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 100k-op grid rows")
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
+    parser.add_argument("--out", type=Path, help="also write checker.md and checker.json here")
     args = parser.parse_args(argv)
     rows = []
     for case in _grid(args.quick):
@@ -182,9 +286,14 @@ def main(argv: list[str] | None = None) -> int:
         row = _in_subprocess(case)
         for knob in ("think_max", "plant", "value_range"):
             row.pop(knob, None)
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-    print(tabulate(rows, headers="keys", tablefmt="github"))
+        rows.append(judge(row))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    table = tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3g")
+    print(table)
+    print()
+    print(targets_section(rows))
+    if args.out is not None:
+        write_results(rows, args.out, table)
     wrong = [r for r in rows if r["verdict"] not in (r["expected"], "unknown")]
     return 1 if wrong else 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 SUBCOMMANDS: dict[str, str] = {
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader of our output went away (`harness ... | head`): no traceback, and point
+        # stdout at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 2
 
 

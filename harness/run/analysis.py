@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.check.verdict import CheckResult, Verdict
-from harness.history.ops import Op, OpType
+from harness.history.ops import Op
+from harness.history.unfinished import close_open_invokes
 from harness.report.plots import plot_latency, plot_rate
 from harness.report.report_md import render_report
 from harness.report.results_json import build_results, client_ops, write_results_json
@@ -53,41 +54,9 @@ def _workload_class(metadata: dict[str, Any]) -> type[Workload] | None:
         return None
 
 
-def close_open_invokes(ops: Sequence[Op]) -> list[Op]:
-    """Append an ``info`` completion for every invoke that never completed.
-
-    A run cut short (Ctrl-C, a harness error) can leave ops in flight. Their
-    outcome is unknown, which is exactly what ``info`` means (Jepsen treats
-    them the same way), so the checker may place them anywhere after their
-    invoke or nowhere. The history file itself is left as recorded.
-    """
-    open_invokes: dict[int | str, Op] = {}
-    for op in client_ops(ops):
-        if op.type is OpType.INVOKE:
-            open_invokes[op.process] = op
-        else:
-            open_invokes.pop(op.process, None)
-    closed = list(ops)
-    end = max((op.time for op in ops), default=0)
-    next_index = max((op.index for op in ops), default=-1) + 1
-    for offset, invoke in enumerate(sorted(open_invokes.values(), key=lambda op: op.index)):
-        closed.append(
-            Op(
-                index=next_index + offset,
-                time=end,
-                process=invoke.process,
-                type=OpType.INFO,
-                f=invoke.f,
-                key=invoke.key,
-                error="never completed (run cut short)",
-            )
-        )
-    return closed
-
-
 def check_run(ops: Sequence[Op], metadata: dict[str, Any], *, timeout_s: float) -> CheckResult:
     """The verdict of a run: its workload's ``check`` (linearizability unless overridden)."""
-    ops = close_open_invokes(ops)
+    ops = close_open_invokes(ops, error="never completed (run cut short)")
     workload = _workload_class(metadata)
     model = str(metadata.get("model", "kv"))
     if workload is None:

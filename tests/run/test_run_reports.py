@@ -129,7 +129,8 @@ def test_harness_report_on_a_folder_without_run_json_is_a_usage_error(tmp_path: 
 
 def test_ops_left_in_flight_are_checked_as_info() -> None:
     """An interrupted run's open invokes get info completions (may or may not have happened)."""
-    from harness.run.analysis import check_run, close_open_invokes
+    from harness.history.unfinished import close_open_invokes
+    from harness.run.analysis import check_run
 
     ops = [
         *canned_history()[:4],

@@ -44,6 +44,18 @@ class Propose:
     data: bytes
 
 
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposeBatch:
+    """Several proposals at once: the same as stepping each ``Propose`` in order, except that
+    the leader appends them together and sends each follower one AppendEntries for all of
+    them (up to its batch limits) instead of one per proposal. A runtime gathers the
+    proposals that arrive in one loop iteration into one ``ProposeBatch``.
+    """
+
+    proposals: tuple[Propose, ...]
+
+
 class ConfigChangeKind(enum.Enum):
     ADD_LEARNER = "add-learner"
     PROMOTE = "promote"  # learner -> voter, once caught up
@@ -103,6 +115,7 @@ Event = (
     Tick
     | Received
     | Propose
+    | ProposeBatch
     | ProposeConfigChange
     | ReadIndex
     | TransferLeadership

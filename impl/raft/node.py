@@ -1,9 +1,10 @@
 """RaftNode: the sans-I/O Raft state machine; ``step(event) -> list[Effect]``.
 
 Theory of operation: a node is driven only through ``step``. Time arrives as
-``Tick``, the network as ``Received``, clients as ``Propose`` /
-``ProposeConfigChange`` / ``ReadIndex`` / ``TransferLeadership``, the disk as
-``Persisted`` and the service as ``CompactLog``. Every step returns the
+``Tick``, the network as ``Received``, clients as ``Propose`` (several at
+once as ``ProposeBatch``) / ``ProposeConfigChange`` / ``ReadIndex`` /
+``TransferLeadership``, the disk as ``Persisted`` and the service as
+``CompactLog``. Every step returns the
 effects to carry out, in the order the persistence rule of effects.py
 demands (state.py builds that list). The node holds no clocks, sockets,
 threads or random sources: the election timeout is drawn by the injected
@@ -43,6 +44,7 @@ from impl.raft.events import (
     Event,
     Persisted,
     Propose,
+    ProposeBatch,
     ProposeConfigChange,
     ReadIndex,
     Received,
@@ -265,6 +267,8 @@ class RaftNode(Election, Replication):
                     self._tick_election()
             case Propose():
                 self._propose(event)
+            case ProposeBatch():
+                self._propose_batch(event)
             case ReadIndex():
                 self._read_index(event)
             case ProposeConfigChange():
@@ -406,6 +410,35 @@ class RaftNode(Election, Replication):
             event.request_id,
             Entry(term=self._term, index=Index(self._log.last_index + 1), data=event.data),
         )
+
+    def _propose_batch(self, event: ProposeBatch) -> None:
+        """Like each ``Propose`` in order; one append broadcast for all (events.py)."""
+        proposals = event.proposals
+        if not isinstance(proposals, tuple) or not all(isinstance(p, Propose) for p in proposals):
+            raise LocalProtocolError("ProposeBatch.proposals must be a tuple of Propose events")
+        for proposal in proposals:  # Rule 2: bad input raises before any state changes
+            _check_request_id(proposal.request_id)
+            if not isinstance(proposal.data, bytes):
+                raise LocalProtocolError(
+                    f"Propose.data must be bytes, got {type(proposal.data).__name__}; "
+                    "encode the command"
+                )
+        if self._role is not Role.LEADER or self._transfer_target is not None:
+            for proposal in proposals:
+                self._propose(proposal)  # each refused as on its own
+            return
+        term, first = self._term, self._log.last_index + 1
+        entries = tuple(
+            Entry(term=term, index=Index(first + offset), data=proposal.data)
+            for offset, proposal in enumerate(proposals)
+        )
+        if not entries:
+            return
+        self._append_local(entries)
+        self._broadcast_append()
+        self._maybe_commit()  # a single voter whose log is already durable
+        for proposal, entry in zip(proposals, entries, strict=True):
+            self._reply(Accepted(request_id=proposal.request_id, index=entry.index, term=term))
 
     def _append_as_leader(self, request_id: int, entry: Entry) -> None:
         self._append_local((entry,))

@@ -22,7 +22,9 @@ their order: one is held whenever anything is held.
 Client proposals and ReadIndex requests arriving in one loop iteration are
 stepped together in one ``call_soon`` callback (at most ``FLUSH_BATCH_MAX``
 per iteration, so timers and peer traffic are served in between), so their
-Persists share a commit and their messages share a socket write. Messages
+Persists share a commit and their messages share a socket write; consecutive
+proposals are one ``ProposeBatch`` step, so each follower gets one
+AppendEntries for all of them. Messages
 released by a commit, or produced by a read's worth of peer frames, leave
 right away rather than one iteration later (latency at low load).
 """
@@ -57,6 +59,8 @@ from impl.raft.events import (
     CompactLog,
     Event,
     Persisted,
+    Propose,
+    ProposeBatch,
     Received,
     Tick,
 )
@@ -339,10 +343,24 @@ class Node(ClientRequests):
             asyncio.get_running_loop().call_soon(self._flush)
         else:
             batch, self._inbox = inbox, []
+        proposals: list[Propose] = []
         for event in batch:
+            if type(event) is Propose:
+                proposals.append(event)
+                continue
+            self._step_proposals(proposals)
             self._step(event)
+        self._step_proposals(proposals)
         self._flush_outbox()  # the batch's appends leave now, not an iteration later
         self._maybe_commit()
+
+    def _step_proposals(self, proposals: list[Propose]) -> None:
+        """Step consecutive proposals as one ``ProposeBatch`` (one append per follower)."""
+        if len(proposals) == 1:
+            self._step(proposals[0])
+        elif proposals:
+            self._step(ProposeBatch(proposals=tuple(proposals)))
+        proposals.clear()
 
     async def _tick_loop(self) -> None:
         """Step one ``Tick`` per tick interval of the monotonic clock.
@@ -390,7 +408,9 @@ class Node(ClientRequests):
         self._writer_busy = True
         self.storage.submit(batch, lambda outcome: self._commit_done(batch, upto, outcome))
 
-    def _commit_done(self, batch: list[StorageWrite], upto: int, outcome: float | Exception) -> None:
+    def _commit_done(
+        self, batch: list[StorageWrite], upto: int, outcome: float | Exception
+    ) -> None:
         """The writer thread finished ``batch``: release what waited, start the next batch."""
         self._writer_busy = False
         if isinstance(outcome, Exception):

@@ -200,11 +200,15 @@ def build_image(
     tags = dict.fromkeys([tag, current_tag()])
     base_image = ensure_base_image(base, rebuild=rebuild_base, locked=True)
     build_wheelhouse(REPO_ROOT / "wheelhouse")
+    # On the debootstrap base every tool is already in place: build with no network at all,
+    # so "offline" is enforced, not assumed. (python:3.11-slim needs apt for iptables.)
+    offline = ["--network", "none"] if base is None else []
     subprocess.run(
         [
             "docker",
             "build",
             "--quiet",
+            *offline,
             "--build-arg",
             f"BASE_IMAGE={base_image}",
             *(arg for name in tags for arg in ("-t", name)),

@@ -8,7 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.runtime.api.common import _DECODER, _decode, json_response
+from impl.runtime.api.common import _DECODER, BadRequest, _decode, json_response, replicable
+from impl.values import pack_value
 
 _values = st.recursive(
     st.none()
@@ -87,3 +88,29 @@ def test_responses_carry_json_that_decodes_to_the_data(value: Any) -> None:
     assert isinstance(response.body, bytes)
     decoded = json.loads(response.body)
     assert repr(decoded) == repr(value)
+
+
+@given(
+    st.one_of(
+        st.integers(),
+        st.floats(),
+        st.booleans(),
+        st.none(),
+        st.text(),
+        st.just("\ud800"),
+        st.lists(st.integers() | st.text(), max_size=3),
+    )
+)
+def test_the_scalar_fast_path_of_replicable_agrees_with_encoding(value: Any) -> None:
+    """``replicable`` accepts a value exactly when the log's encoder can encode it."""
+    try:
+        pack_value(value)
+        encodable = True
+    except (OverflowError, TypeError, ValueError):
+        encodable = False
+    try:
+        replicable("value", value)
+        accepted = True
+    except BadRequest:
+        accepted = False
+    assert accepted == encodable

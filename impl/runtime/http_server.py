@@ -313,9 +313,16 @@ class _Connection(asyncio.Protocol):
                 if transport is None or transport.is_closing():
                     return
                 close = not item.keep_alive
-                transport.write(
-                    encode_response(response, head_only=item.method == "HEAD", close=close)
-                )
+                head_only = item.method == "HEAD"
+                try:
+                    data = encode_response(response, head_only=head_only, close=close)
+                except Exception:  # a handler's bad response (a str body, a line break in a header)
+                    log.exception("cannot encode the answer to %s %s", item.method, item.path)
+                    internal = Response(
+                        error_body("internal", "internal error; see the node log"), 500
+                    )
+                    data = encode_response(internal, head_only=head_only, close=close)
+                transport.write(data)
                 if close:
                     self._close()
                     return

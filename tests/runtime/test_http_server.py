@@ -431,3 +431,23 @@ def test_a_long_pipeline_is_answered_completely_and_in_order() -> None:
         writer.close()
 
     _serve(test)
+
+
+def test_an_answer_that_cannot_be_encoded_becomes_a_500() -> None:
+    async def bad(request: Request) -> Response:
+        return Response(b"{}", headers={"X-Injected": "a\r\nSet-Cookie: x"})
+
+    async def main() -> None:
+        server = HttpServer(bad)
+        port = await server.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+            for _ in range(2):
+                status, headers, _ = await asyncio.wait_for(_answer(reader), 5)
+                assert status == 500 and "set-cookie" not in headers
+            writer.close()
+        finally:
+            await server.close(grace_s=0.5)
+
+    asyncio.run(main())

@@ -40,7 +40,6 @@ import gc
 import math
 import resource
 import time
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,7 +109,6 @@ class _Entry:
         "prev",
         "rank",
         "read_only",
-        "twin_returns",
         "twins",
     )
 
@@ -124,7 +122,6 @@ class _Entry:
         self.live = 0  # 1 for a finite call that is not dead: it must be placed by the search
         self.read_only = False  # placed eagerly when legal (rule d)
         self.twins: list[_Entry] | None = None  # calls with the same effect, by return (rule e)
-        self.twin_returns: list[float] = []  # their return positions, for bisect
         self.rank = 0  # this call's place in ``twins``
         self.match: _Entry | None = None
         self.prev: _Entry | None = None
@@ -275,16 +272,13 @@ def _search(
                 position = 0
         if position < len(candidates):
             candidate = candidates[position]
-            if candidate.twins is not None and _has_earlier_twin(candidate, blocking):
-                position += 1  # rule (e): its twin that returns first goes instead
-                continue
             call: Call = candidate.call  # type: ignore[assignment]
             if value_based and call.observed is not NO_VALUE and call.observed != state:
                 new_state = None  # an observer needs the current value; skip the model call
             else:
                 new_state = step(state, call.invoke, call.completion)
             if new_state is not None and value_based and state is not DEAD:
-                new_state = value_rules(state, new_state, call, tally, head, horizon)
+                new_state = value_rules(state, new_state, call, tally, head, horizon, base)
             absorbed = _dead_candidates(head) if candidate.live and candidate.plain_write else ()
             if new_state is not None:
                 for taken in (*absorbed, candidate):
@@ -374,19 +368,30 @@ def _candidates(head: _Entry, by_deadline: bool) -> tuple[list[_Entry], _Entry |
     return is the first one (rule c). The order is the history's, or by
     earliest return ("deadline") on alternate restarts; either way every
     candidate is tried, so the order changes the time to a verdict, never it.
+    Of interchangeable producers only the one that returns first is a
+    candidate (rule e): swapping two calls with the same effect changes no
+    state, the earlier-returning one meets the later one's deadline, and both
+    were invoked already. Crashed calls return at infinity, so of two crashed
+    twins the earlier-invoked goes first, and a finite twin before a crashed one.
     """
     reads: list[_Entry] = []
     others: list[_Entry] = []
     crashed: list[_Entry] = []
+    leaders: dict[int, _Entry] = {}  # per twin group, the candidate that returns first
     entry = head.next
     while entry is not None and entry.is_call:
         if entry.read_only:
             reads.append(entry)
-        elif not entry.finite:
-            crashed.append(entry)
         elif not entry.dead:
-            others.append(entry)
+            (others if entry.finite else crashed).append(entry)
+            if entry.twins is not None:
+                leader = leaders.get(id(entry.twins))
+                if leader is None or entry.rank < leader.rank:
+                    leaders[id(entry.twins)] = entry
         entry = entry.next
+    if leaders:  # rule (e): a call with a twin that returns earlier is not tried
+        others = [e for e in others if e.twins is None or leaders[id(e.twins)] is e]
+        crashed = [e for e in crashed if e.twins is None or leaders[id(e.twins)] is e]
     if by_deadline:
         others.sort(key=_return_position)
     if entry is not None and entry.dead:
@@ -430,28 +435,8 @@ def _link_twins(starts: list[_Entry]) -> None:
     for group in groups.values():
         if len(group) > 1:
             group.sort(key=lambda e: (e.call.ret_pos, e.call.call_pos))  # type: ignore[union-attr]
-            returns = [e.call.ret_pos for e in group]  # type: ignore[union-attr]
             for rank, entry in enumerate(group):
-                entry.twins, entry.twin_returns, entry.rank = group, returns, rank
-
-
-def _has_earlier_twin(entry: _Entry, blocking: _Entry | None) -> bool:
-    """Rule (e): an interchangeable call that returns earlier is also a candidate now.
-
-    Placing that twin first is never worse: swapping two calls with the same
-    effect changes no state, the earlier-returning one meets the later one's
-    deadline, and both were already invoked. Crashed calls return at infinity,
-    so of two crashed twins the earlier-invoked goes first, and a finite twin
-    goes before a crashed one. Twins that returned before the first return
-    still in the list (``blocking``) are placed already, so the walk starts after them.
-    """
-    first_return = math.inf if blocking is None else blocking.call.ret_pos  # type: ignore[union-attr]
-    group: list[_Entry] = entry.twins  # type: ignore[assignment]
-    for rank in range(bisect_left(entry.twin_returns, first_return), entry.rank):
-        twin = group[rank]
-        if twin.prev.next is twin and twin.call.call_pos < first_return:  # type: ignore[union-attr]
-            return True  # unplaced and invoked before the first return: a candidate
-    return False
+                entry.twins, entry.rank = group, rank
 
 
 def _dead_candidates(head: _Entry) -> tuple[_Entry, ...]:

@@ -27,6 +27,13 @@ from typing import TYPE_CHECKING, Any
 from harness.check.wgl_prepare import Call
 from spec.models.base import NO_VALUE
 
+# How far past the horizon (history lines) the window check still looks. Further on,
+# nothing has changed since the search began except which value is current, so the
+# check rarely refuses there; 400 lines covers a few op windows with 50 clients, and
+# measured on 1k/10k-op 50-client histories with values 0..4 it prunes as well as an
+# unbounded walk at a fraction of the cost.
+LOOKAHEAD = 400
+
 if TYPE_CHECKING:
     from harness.check.wgl import _Entry
 
@@ -34,7 +41,15 @@ if TYPE_CHECKING:
 class Tally:
     """Per-value counts over the calls not yet linearized (kept in step with the search)."""
 
-    __slots__ = ("events", "may_observe", "must_consume", "must_observe", "producers")
+    __slots__ = (
+        "crashed_producers",
+        "events",
+        "finite_starts",
+        "may_observe",
+        "must_consume",
+        "must_observe",
+        "producers",
+    )
 
     def __init__(self, calls: Sequence[Call]) -> None:
         self.must_observe: Counter = Counter()  # ok calls that still have to see the value
@@ -43,6 +58,9 @@ class Tally:
         self.producers: Counter = Counter()  # calls that can make it the state when it is not
         # value -> (positions, entries) for the window check; see index_events
         self.events: dict[Any, tuple[list[float], list[_Entry]]] = {}
+        self.crashed_producers: dict[Any, list[_Entry]] = {}  # their call entries, in order
+        # invocation positions of the finite calls: finite_starts[base] is the first unplaced one
+        self.finite_starts = sorted(c.call_pos for c in calls if c.ret_pos != math.inf)
         for call in calls:
             self.take(call, +1)
 
@@ -61,7 +79,13 @@ class Tally:
 
 
 def value_rules(
-    state: Any, new_state: Any, call: Call, tally: Tally, head: _Entry, horizon: float
+    state: Any,
+    new_state: Any,
+    call: Call,
+    tally: Tally,
+    head: _Entry,
+    horizon: float,
+    base: int,
 ) -> Any:
     """Prune rules (a) and (a') of the module docstring; returns None to refuse the step.
 
@@ -81,11 +105,13 @@ def value_rules(
             consumers -= 1
     if pending > 0:
         if new_state == state:  # re-produced: one producer fewer, still current
-            if not _sources_suffice(head, state, call, 1, consumers, horizon, tally, new_state):
+            if not _sources_suffice(
+                head, state, call, 1, consumers, horizon, tally, new_state, base
+            ):
                 return None
         elif tally.producers.get(state, 0) <= 0:
             return None  # rule (a): nothing can produce the old value again
-        elif not _sources_suffice(head, state, call, 0, consumers, horizon, tally, new_state):
+        elif not _sources_suffice(head, state, call, 0, consumers, horizon, tally, new_state, base):
             return None
     if (
         new_state != state
@@ -95,7 +121,9 @@ def value_rules(
         # Repeated values only (with one producer the refutation covers this case): the
         # new value's later observers may need another producer once the state moves on.
         consumers = tally.must_consume.get(new_state, 0)
-        if not _sources_suffice(head, new_state, call, 1, consumers, horizon, tally, new_state):
+        if not _sources_suffice(
+            head, new_state, call, 1, consumers, horizon, tally, new_state, base
+        ):
             return None
     return new_state
 
@@ -109,6 +137,7 @@ def _sources_suffice(
     horizon: float,
     tally: Tally,
     current: Any,
+    base: int,
 ) -> bool:
     """Rule (a'): every pending observer of ``value`` can still get it from a source.
 
@@ -123,31 +152,35 @@ def _sources_suffice(
     nested matching). The current state lasts only until the first unplaced
     call that needs another state returns (it must be linearized by then): an
     observer invoked after that is "late" and needs a producer. ``moving`` is
-    the call being linearized now; its entries do not count. Beyond
-    ``horizon`` (the furthest position any linearized call reaches) nothing has
-    changed since the search began, so the walk stops there: the check is a
-    necessary condition, and stopping early only prunes less.
+    the call being linearized now; its entries do not count. The walk stops
+    ``LOOKAHEAD`` lines past ``horizon`` (the furthest position any linearized
+    call reaches): the check is a necessary condition, so stopping early only
+    prunes less.
     """
     available = consumed = consumed_late = 0
     leaves = _first_departure(head, value, moving) if have else -math.inf
     target = max(1, consumers)
+    # Every finite call invoked before the first unplaced one is placed, so the walk can
+    # start there; crashed producers invoked earlier stay unplaced for ever and count first.
+    starts = tally.finite_starts
+    start = starts[base] if base < len(starts) else math.inf
+    for early in tally.crashed_producers.get(value, ()):
+        if early.call.call_pos >= start:  # type: ignore[union-attr]
+            break
+        if early.prev.next is early and _can_fire(early.call, current, tally):  # type: ignore[union-attr,arg-type]
+            available += 1
+    if available >= target:
+        return True
     positions, events = tally.events.get(value, _NO_EVENTS)
-    first = head.next
-    assert first is not None, "called only while some call is still unplaced"
-    start = first.call.call_pos if first.is_call else first.call.ret_pos  # type: ignore[union-attr]
     for at in range(bisect_left(positions, start), len(events)):
-        if positions[at] > horizon:
+        if positions[at] > horizon + LOOKAHEAD:
             return True
         entry = events[at]
         call: Call = entry.call  # type: ignore[assignment]
         if entry.prev.next is not entry or call is moving:  # type: ignore[union-attr]
             continue  # linearized already, or being linearized now
         if entry.is_call:
-            if (
-                call.observed is NO_VALUE
-                or call.observed == current
-                or tally.producers.get(call.observed, 0) > 0
-            ):
+            if _can_fire(call, current, tally):
                 available += 1
                 if available >= target:
                     return True  # enough for every pending observer
@@ -162,6 +195,12 @@ def _sources_suffice(
                 if consumed > available + have or consumed_late > available:
                     return False
     return True
+
+
+def _can_fire(producer: Call, current: Any, tally: Tally) -> bool:
+    """A cas [u, v] is a source of v only while u can still be the state."""
+    observed = producer.observed
+    return observed is NO_VALUE or observed == current or tally.producers.get(observed, 0) > 0
 
 
 def _first_departure(head: _Entry, value: Any, moving: Call) -> float:
@@ -192,6 +231,8 @@ def index_events(tally: Tally, head: _Entry) -> None:
         if entry.is_call:
             if call.produced is not NO_VALUE and call.produced != call.observed:
                 _add_event(tally, call.produced, call.call_pos, entry)
+                if not entry.finite:
+                    tally.crashed_producers.setdefault(call.produced, []).append(entry)
         elif entry.finite and call.observed is not NO_VALUE:
             _add_event(tally, call.observed, call.ret_pos, entry)
         entry = entry.next

@@ -11,6 +11,7 @@ source so concurrent builds never share setuptools' ``build/`` folder; (3)
 dependencies and the project in two layers, so a source change rebuilds only
 the small last layer.
 
+``harness image build`` only tags that image when it exists (``--force`` rebuilds).
 Every build also tags ``sinkron:src-<digest>``, a digest of what the node runs
 (impl/, pyproject.toml, the Dockerfile and the requirement list): the docker
 backend asks for that tag, so it never runs a node older than the source tree,
@@ -71,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "pass python:3.11-slim where a registry is reachable)",
     )
     parser.add_argument("--rebuild-base", action="store_true", help="rebuild the debootstrap base")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild the node image even when this source tree's image exists",
+    )
 
 
 def source_digest() -> str:
@@ -251,6 +257,14 @@ def prune_source_images(*, keep: int) -> None:
 def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
+        # Reuse: the project wheel differs at every build (timestamps), so docker's layer
+        # cache alone would rebuild the last layer each time; the source digest knows better.
+        current = current_tag()
+        if args.base is None and not (args.force or args.rebuild_base) and image_exists(current):
+            if args.tag != current:
+                subprocess.run(["docker", "tag", current, args.tag], check=True)
+            print(f"{args.tag} is {current}, this source tree's image: reused (--force rebuilds)")
+            return 0
         tag = build_image(args.tag, args.base, rebuild_base=args.rebuild_base)
     except (subprocess.CalledProcessError, RuntimeError, FileNotFoundError) as error:
         print(f"image build failed: {error}", file=sys.stderr)

@@ -1,8 +1,10 @@
 """The nemesis scheduler: quiet, fault, quiet, fault ... then heal everything.
 
 Theory of operation: one asyncio task alternates a quiet period (drawn from
-``quiet_s``) with a fault window (drawn from ``fault_s``), choosing the fault
-kind with the run's seeded rng. Each start and stop is recorded twice: as a
+``quiet_s``) with a fault window (drawn from ``fault_s``). Fault kinds are
+dealt from a deck shuffled with the run's seeded rng: every kind asked for
+comes once before any comes again, so a short ``--nemesis partition,kill,pause``
+run sees all three instead of whatever independent draws happen to give. Each start and stop is recorded twice: as a
 Jepsen-style ``info`` op of process "nemesis" in the history (f
 ``start-<kind>`` / ``stop-<kind>``) and as a window ``(start_ns, end_ns,
 label)`` that the reports shade. ``heal_all`` runs at the end whatever
@@ -80,10 +82,14 @@ class NemesisScheduler:
     async def run(self, deadline_ns: int) -> None:
         """Inject faults until ``deadline_ns`` (harness clock); returns with no fault active."""
         rng = self.context.rng
+        deck: list[Fault] = []
         while self.faults:
             if await self._sleep_until(deadline_ns, rng.uniform(*self.quiet_s)):
                 return
-            fault = rng.choice(self.faults)
+            if not deck:
+                deck = list(self.faults)
+                rng.shuffle(deck)
+            fault = deck.pop()
             await self._start(fault)
             await self._sleep_until(deadline_ns, rng.uniform(*self.fault_s))
             await self._stop()

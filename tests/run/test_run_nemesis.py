@@ -204,3 +204,13 @@ def test_nemesis_names_parse_into_kinds() -> None:
     assert parse_nemesis("kill,partition,kill") == ["kill", "partition"]
     with pytest.raises(ValueError, match="unknown nemesis"):
         parse_nemesis("meteor")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_every_kind_asked_for_comes_before_any_kind_repeats(seed: int) -> None:
+    """Kinds are dealt from a shuffled deck: the first four windows of "all" are four kinds."""
+    _, scheduler, _ = asyncio.run(run_scheduler("all", seed, 0.6))
+    kinds = [label.split(":")[0] for _, _, label in scheduler.windows]
+    assert len(kinds) >= 4, kinds
+    for start in range(0, len(kinds) - 3, 4):
+        assert sorted(kinds[start : start + 4]) == ["clock", "kill", "partition", "pause"], kinds

@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "real cluster under a nemesis -> results/<run>/",
     "check": "check a history (JSONL or Jepsen EDN) against a model",
     "sim": "deterministic simulation of the real Raft code with seeded faults",
-    "cluster": "start/stop a local cluster to play with",
+    "cluster": "start/stop a local cluster to play with; add or remove a node",
     "report": "rebuild the report files of a run folder",
     "export": "convert a history (e.g. to Jepsen EDN)",
     "bench": "benchmarks: print tables, write results/bench/",

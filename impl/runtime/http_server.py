@@ -271,7 +271,7 @@ class _Connection(asyncio.Protocol):
         self.queue.append(request)
         if not self.busy:
             self.busy = True
-            asyncio.get_running_loop().create_task(self._serve())
+            self.server.loop.create_task(self._serve())
         elif len(self.queue) >= MAX_PIPELINED and self.transport is not None:
             self.transport.pause_reading()
             self.reading_paused = True
@@ -292,7 +292,7 @@ class _Connection(asyncio.Protocol):
                 self._close()
                 return
             self.busy = True
-            asyncio.get_running_loop().create_task(self._serve())
+            self.server.loop.create_task(self._serve())
 
     def _close(self) -> None:
         if self.transport is not None:
@@ -386,10 +386,12 @@ class HttpServer:
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.now = time.monotonic
+        # Set by start(); looked up once: get_running_loop() costs a getpid() system call.
+        self.loop: asyncio.AbstractEventLoop
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the bound port (useful with port 0)."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: _Connection(self), host, port, reuse_address=True, backlog=1024
         )

@@ -51,7 +51,8 @@ from harness.check.wgl_sources import Tally, index_events, value_rules
 from spec.models.base import NO_VALUE, Model
 
 _BUDGET_CHECK_EVERY = 2048
-_FIRST_ROUND_STEPS = 100_000  # steps before the first restart; the budget doubles every two
+_NONE: frozenset[int] = frozenset()
+_FIRST_ROUND_DEAD_ENDS = 20_000  # dead ends before the first restart; doubles every two rounds
 # Calibrated with tracemalloc on 20k-op register histories: ~750 bytes per call overall.
 _BYTES_PER_CACHE_ENTRY = 400  # memo key tuple + set slot + ints + the frame that made it
 _BYTES_PER_CALL = 300  # two list entries + event tuple
@@ -239,8 +240,8 @@ def _search(
     result = SearchResult(outcome=Outcome.OK)
     memory_estimate = _BYTES_PER_CACHE_ENTRY + _BYTES_PER_CALL * len(calls)
     rss_at_start = _max_rss_bytes()  # a second guard in case the estimate is off
-    iterations = restarts = 0
-    round_end = _FIRST_ROUND_STEPS
+    iterations = restarts = dead_ends = 0
+    round_end = _FIRST_ROUND_DEAD_ENDS
     candidates, blocking = _candidates(head, restarts % 2 == 1)
     position = 0
     while remaining:
@@ -255,7 +256,7 @@ def _search(
             ):
                 result.outcome = Outcome.MEMORY
                 break
-            if iterations >= round_end and top is not None:
+            if dead_ends >= round_end and top is not None:
                 # Restart from the root with the other candidate order. Every cached
                 # configuration off the current path was explored to the end and failed,
                 # so it stays cached; the ones on the path are still open.
@@ -267,7 +268,7 @@ def _search(
                     remaining += _unplace(frame, tally)
                 cache.discard((base, bits, info_bits, state))
                 restarts += 1
-                round_end = iterations + _FIRST_ROUND_STEPS * 2 ** (restarts // 2)
+                round_end = dead_ends + _FIRST_ROUND_DEAD_ENDS * 2 ** (restarts // 2)
                 candidates, blocking = _candidates(head, restarts % 2 == 1)
                 position = 0
         if position < len(candidates):
@@ -277,9 +278,10 @@ def _search(
                 new_state = None  # an observer needs the current value; skip the model call
             else:
                 new_state = step(state, call.invoke, call.completion)
-            if new_state is not None and value_based and state is not DEAD:
-                new_state = value_rules(state, new_state, call, tally, head, horizon, base)
             absorbed = _dead_candidates(head) if candidate.live and candidate.plain_write else ()
+            if new_state is not None and value_based and state is not DEAD:
+                skipped = frozenset(id(dead.call) for dead in absorbed) if absorbed else _NONE
+                new_state = value_rules(state, new_state, call, skipped, tally, head, horizon, base)
             if new_state is not None:
                 for taken in (*absorbed, candidate):
                     tally.take(taken.call, -1)  # type: ignore[arg-type]
@@ -317,7 +319,11 @@ def _search(
                     for lifted in (*absorbed, candidate):
                         _lift(lifted)
                     remaining -= candidate.live
-                    candidates, blocking = _candidates(head, restarts % 2 == 1)
+                    if absorbed or candidate.twins is not None or candidate.match is blocking:
+                        candidates, blocking = _candidates(head, restarts % 2 == 1)
+                    else:  # the same first return: the same candidates but this one
+                        candidates = candidates.copy()
+                        candidates.remove(candidate)
                     position = 0
                     continue
                 for taken in (*absorbed, candidate):
@@ -327,6 +333,7 @@ def _search(
                 continue
             # Rule (d): a legal read that was already explored from here means this
             # configuration is a dead end, so fall through to backtracking.
+        dead_ends += 1
         depth = -1 if top is None else top[6]
         if result.blocked is None or depth > (-1 if deepest is None else deepest[6]):
             deepest = top

@@ -61,8 +61,19 @@ class Tally:
         self.crashed_producers: dict[Any, list[_Entry]] = {}  # their call entries, in order
         # invocation positions of the finite calls: finite_starts[base] is the first unplaced one
         self.finite_starts = sorted(c.call_pos for c in calls if c.ret_pos != math.inf)
-        for call in calls:
-            self.take(call, +1)
+        must_observe, may_observe = self.must_observe, self.may_observe
+        must_consume, producers = self.must_consume, self.producers
+        for call in calls:  # take(call, +1), inlined: this runs once per call of the history
+            observed = call.observed
+            produced = call.produced
+            if observed is not NO_VALUE:
+                may_observe[observed] += 1
+                if call.ret_pos != math.inf:
+                    must_observe[observed] += 1
+                    if produced is not NO_VALUE and produced != observed:
+                        must_consume[observed] += 1
+            if produced is not NO_VALUE and produced != observed:
+                producers[produced] += 1
 
     def take(self, call: Call, delta: int) -> None:
         """Count ``call`` in (delta +1) or out (delta -1, it was just linearized)."""
@@ -82,6 +93,7 @@ def value_rules(
     state: Any,
     new_state: Any,
     call: Call,
+    absorbed: frozenset[int],
     tally: Tally,
     head: _Entry,
     horizon: float,
@@ -89,8 +101,9 @@ def value_rules(
 ) -> Any:
     """Prune rules (a) and (a') of the module docstring; returns None to refuse the step.
 
-    Absorbed dead writes never observe or re-produce a value anyone observes,
-    so checking the call that absorbs them is enough. The sources of a value
+    ``absorbed`` holds the ids of the dead writes placed just before ``call``
+    (rule c). They never observe or produce a value anyone observes, so they
+    matter only as departures from the current value, and this step places them. The sources of a value
     for its pending observers shrink only when a producer of it is linearized
     (the new state) or when the state moves away from it (the old state), so
     those two values are the ones to check.
@@ -106,12 +119,14 @@ def value_rules(
     if pending > 0:
         if new_state == state:  # re-produced: one producer fewer, still current
             if not _sources_suffice(
-                head, state, call, 1, consumers, horizon, tally, new_state, base
+                head, state, call, absorbed, 1, consumers, horizon, tally, new_state, base
             ):
                 return None
         elif tally.producers.get(state, 0) <= 0:
             return None  # rule (a): nothing can produce the old value again
-        elif not _sources_suffice(head, state, call, 0, consumers, horizon, tally, new_state, base):
+        elif not _sources_suffice(
+            head, state, call, absorbed, 0, consumers, horizon, tally, new_state, base
+        ):
             return None
     if (
         new_state != state
@@ -122,7 +137,7 @@ def value_rules(
         # new value's later observers may need another producer once the state moves on.
         consumers = tally.must_consume.get(new_state, 0)
         if not _sources_suffice(
-            head, new_state, call, 1, consumers, horizon, tally, new_state, base
+            head, new_state, call, absorbed, 1, consumers, horizon, tally, new_state, base
         ):
             return None
     return new_state
@@ -132,6 +147,7 @@ def _sources_suffice(
     head: _Entry,
     value: Any,
     moving: Call,
+    absorbed: frozenset[int],
     have: int,
     consumers: int,
     horizon: float,
@@ -158,7 +174,7 @@ def _sources_suffice(
     prunes less.
     """
     available = consumed = consumed_late = 0
-    leaves = _first_departure(head, value, moving) if have else -math.inf
+    leaves = _first_departure(head, value, moving, absorbed) if have else -math.inf
     target = max(1, consumers)
     # Every finite call invoked before the first unplaced one is placed, so the walk can
     # start there; crashed producers invoked earlier stay unplaced for ever and count first.
@@ -203,12 +219,16 @@ def _can_fire(producer: Call, current: Any, tally: Tally) -> bool:
     return observed is NO_VALUE or observed == current or tally.producers.get(observed, 0) > 0
 
 
-def _first_departure(head: _Entry, value: Any, moving: Call) -> float:
-    """The first return of an unplaced ok call that needs a state other than ``value``."""
+def _first_departure(head: _Entry, value: Any, moving: Call, absorbed: frozenset[int]) -> float:
+    """The first return of an unplaced ok call that needs a state other than ``value``.
+
+    The call being placed and the dead writes it absorbs (rule c: they go just
+    before it) are placed by this step, so their returns do not count.
+    """
     entry = head.next
     while entry is not None:
         call = entry.call
-        if not entry.is_call and entry.finite and call is not moving:
+        if not entry.is_call and entry.finite and call is not moving and id(call) not in absorbed:
             observed = call.observed  # type: ignore[union-attr]
             produced = call.produced  # type: ignore[union-attr]
             if (observed is not NO_VALUE and observed != value) or (
@@ -224,16 +244,22 @@ def index_events(tally: Tally, head: _Entry) -> None:
 
     A producer's call entry (a cas [v, v] is no source of v) and a finite
     observer's return entry; the check skips the ones lifted out of the list.
+    Only values with two or more producers are indexed: with one producer,
+    rule (a) decides before any walk (once the producer is placed nothing can
+    produce the value again), and with unique values (most histories) the
+    index would cost memory for nothing.
     """
-    entry = head.next
+    repeated = {value for value, count in tally.producers.items() if count > 1}
+    entry = head.next if repeated else None
     while entry is not None:
         call: Call = entry.call  # type: ignore[assignment]
         if entry.is_call:
-            if call.produced is not NO_VALUE and call.produced != call.observed:
-                _add_event(tally, call.produced, call.call_pos, entry)
+            produced = call.produced
+            if produced in repeated and produced != call.observed:
+                _add_event(tally, produced, call.call_pos, entry)
                 if not entry.finite:
-                    tally.crashed_producers.setdefault(call.produced, []).append(entry)
-        elif entry.finite and call.observed is not NO_VALUE:
+                    tally.crashed_producers.setdefault(produced, []).append(entry)
+        elif entry.finite and call.observed in repeated:
             _add_event(tally, call.observed, call.ret_pos, entry)
         entry = entry.next
 

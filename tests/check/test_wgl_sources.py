@@ -91,7 +91,7 @@ def test_restarts_keep_verdicts(
     reference = plain_verdict(ops, "kv")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(wgl, "_BUDGET_CHECK_EVERY", 4)
-        patch.setattr(wgl, "_FIRST_ROUND_STEPS", 1)
+        patch.setattr(wgl, "_FIRST_ROUND_DEAD_ENDS", 1)
         restarted = check_linearizable(ops, "kv", timeout_s=30).verdict
     assert restarted is reference, seed
 
@@ -201,3 +201,19 @@ def test_value_rule_corner_cases_match_brute_force(
     assert brute_force_linearizable(ops, "kv") is (expected is Verdict.OK)
     assert check_linearizable(ops, "kv").verdict is expected
     assert plain_verdict(ops, "kv") is expected
+
+
+def test_dead_writes_placed_by_absorption_do_not_end_the_current_value() -> None:
+    """Writes of None nobody reads (cas-register) go just before the write of 1 that absorbs
+    them; they must not count as leaving the value 1 before the final read of 1."""
+    rows = [
+        (0, "invoke", "write", 1), (2, "invoke", "write", None), (3, "invoke", "write", 1),
+        (5, "invoke", "write", None), (6, "invoke", "write", None), (7, "invoke", "read", None),
+        (2, "ok", "write", None), (3, "ok", "write", 1), (5, "ok", "write", None),
+        (6, "ok", "write", None), (7, "ok", "read", None), (1, "invoke", "write", None),
+        (0, "ok", "write", 1), (1, "ok", "write", None), (4, "invoke", "read", None),
+        (4, "ok", "read", 1),
+    ]  # fmt: skip
+    ops = ops_of(rows)
+    assert brute_force_linearizable(ops, "cas-register")
+    assert check_linearizable(ops, "cas-register").verdict is Verdict.OK

@@ -1,12 +1,13 @@
 """The Wing & Gong / Lowe linearizability search on one partition.
 
 Theory of operation (porcupine's ``checkSingle``, Lowe 2017 §3): the calls'
-invocations and returns form one doubly linked list in history order. The
-search walks it from the front; at a call entry it tries to linearize that
-call next (step the model); on success it *lifts* the call and its return out
-of the list, pushes a frame, and restarts from the front. Reaching a return
-entry means the call it belongs to was not linearized before it returned, so
-the search *unlifts* the last call and tries the next candidate. A cache of
+invocations and returns form one doubly linked list in history order. A call
+may be linearized next iff its invocation precedes the first return still in
+the list (the *candidates*). The search tries the candidates in turn (step
+the model); on success it *lifts* the call and its return out of the list,
+pushes a frame and computes the new candidates. When none works, the first
+return's call can no longer be linearized in time, so the search pops the
+frame, *unlifts* that call and tries the next candidate. A cache of
 (linearized set, state) pairs (Lowe's memoization) stops it from exploring a
 configuration twice.
 
@@ -16,20 +17,29 @@ Our changes, each sound (docs/checker.md has the arguments):
   concurrency window, not the history (100k-op histories stay cheap).
   Crashed (info) calls have their own small bitset.
 - Info calls return at infinity: the search succeeds once every call that
-  returned is linearized, whatever happened to the info calls.
-- Register-like models (``model.value_based``): (a) a call may not move the
-  state away from value u while an ok call still has to observe u and no
-  unlinearized call can produce u again; (b) a state that no remaining call
-  can observe is replaced by DEAD in the cache key, so configurations that
+  returned is linearized, whatever happened to the info calls. They are
+  tried after the finite candidates.
+- Register-like models (``model.value_based``): (a)/(a') a step is refused
+  when some pending observer of a value could no longer get it
+  (harness/check/wgl_sources.py); (b) a state that no remaining call can
+  observe is replaced by DEAD in the cache key, so configurations that
   differ only in an unobservable value are explored once; (c) an ok write
   whose value nobody observes ("dead") is placed only just before another
-  plain write (together with every dead write that could go there) or when
-  its return is reached, instead of in every possible gap; (d) a read that
-  is legal now is placed at once and its alternatives are never tried: any
-  linearization from here can be changed to place it first (it changes no
-  state, and every op that must precede it has already been placed);
-  (e) of two candidate writes of the same value only the one that returns
-  first is tried first-in-line (swapping them changes nothing observable).
+  plain write, ok or crashed (with every dead write that could go there), or when
+  its return is reached, instead of in every possible gap; (d) reads are
+  tried first, and a read that is legal now is placed at once without
+  alternatives: any linearization from here can be changed to place it
+  first (it changes no state, and every op that must precede it has
+  already been placed); (e) of interchangeable producers (same observed and
+  produced value: two writes of v, two cas [u, v], crashed or not) only the
+  candidate that returns first is tried.
+- Restarts: the order of candidates decides only how fast a verdict comes.
+  After a budget of dead ends the search restarts from the root with the
+  other order (history order, then earliest return first, alternating; the
+  budget doubles every two rounds). Every cached configuration off the
+  current path was fully explored and failed, so the cache is kept minus
+  that path. A wrong early choice in a valid history no longer costs the
+  whole exponential subtree below it.
 - A deadline and a memory estimate bound the search: UNKNOWN, never a hang.
 """
 
@@ -278,7 +288,9 @@ def _search(
                 new_state = None  # an observer needs the current value; skip the model call
             else:
                 new_state = step(state, call.invoke, call.completion)
-            absorbed = _dead_candidates(head) if candidate.live and candidate.plain_write else ()
+            absorbed = (
+                _dead_candidates(head) if candidate.plain_write and not candidate.dead else ()
+            )
             if new_state is not None and value_based and state is not DEAD:
                 skipped = frozenset(id(dead.call) for dead in absorbed) if absorbed else _NONE
                 new_state = value_rules(state, new_state, call, skipped, tally, head, horizon, base)

@@ -177,6 +177,15 @@ def test_overwritten_read_is_refuted_and_plain_wgl_agrees(seed: int, clients: in
              (4, "ok", "read", 1), (2, "ok", "write", 3), (3, "ok", "cas", [3, 1])],
             Verdict.OK,
         ),
+        # The unread write of 4 must go just before the crashed write of 3 that the cas
+        # needs (dead writes are absorbed by crashed writes too, not only by ok ones).
+        (
+            [(1, "invoke", "write", 3), (1, "info", "write", 3), (0, "invoke", "write", 4),
+             (3, "invoke", "cas", [3, 1]), (3, "ok", "cas", [3, 1]), (0, "ok", "write", 4),
+             (0, "invoke", "read", None), (0, "ok", "read", 1), (0, "invoke", "write", 3),
+             (0, "info", "write", 3)],
+            Verdict.OK,
+        ),
         # A crashed cas [None, 2] is no source of 2 once nothing can make the value None.
         (
             [(0, "invoke", "write", 1), (0, "ok", "write", 1), (1, "invoke", "cas", [None, 2]),

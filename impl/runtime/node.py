@@ -137,6 +137,7 @@ class Node(ClientRequests):
         self._held: deque[tuple[int, Effect]] = deque()
         self._writer_busy = False  # a group commit is in flight on the writer thread
         self._commit_scheduled = False
+        self._storage_closed = False
         self._hard_state_seq = 0  # number of the last write that changes term, vote or snapshot
         self._state_changed = asyncio.Event()  # replaced (after being set) per apply batch
         self._tasks: list[asyncio.Task[None]] = []
@@ -222,6 +223,7 @@ class Node(ClientRequests):
         if self.transport is not None:
             await self.transport.close()
         self.forwarder.fail_all()
+        self._storage_closed = True  # a commit still in flight may finish; start no other
         await self.storage.close()
 
     # ------------------------------------------------------------------ stepping
@@ -397,7 +399,7 @@ class Node(ClientRequests):
         disk works.
         """
         self._commit_scheduled = False
-        if not self._pending_writes or self._writer_busy:
+        if not self._pending_writes or self._writer_busy or self._storage_closed:
             return
         batch, self._pending_writes = self._pending_writes, []
         upto = self._write_seq

@@ -24,9 +24,9 @@ stepped together in one ``call_soon`` callback (at most ``FLUSH_BATCH_MAX``
 per iteration, so timers and peer traffic are served in between), so their
 Persists share a commit and their messages share a socket write; consecutive
 proposals are one ``ProposeBatch`` step, so each follower gets one
-AppendEntries for all of them. Messages
-released by a commit, or produced by a read's worth of peer frames, leave
-right away rather than one iteration later (latency at low load).
+AppendEntries for all of them. Messages released by a commit, or produced by
+a read's worth of peer frames, leave right away rather than one iteration
+later (latency at low load).
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aiohttp import web
-
 from impl.fenced import FencedStateMachine
 from impl.kv import KvStateMachine
 from impl.lock import LockStateMachine
@@ -32,6 +30,7 @@ from impl.statemachine import StateMachine
 
 if TYPE_CHECKING:
     from impl.runtime.clock import Clock
+    from impl.runtime.http_router import RouteTable
 
 
 class ServiceHost(Protocol):
@@ -64,7 +63,7 @@ class ServiceHost(Protocol):
 class ServiceSpec:
     name: str
     factory: Callable[[], StateMachine]
-    register_routes: Callable[[web.RouteTableDef, ServiceHost], None]
+    register_routes: Callable[[RouteTable, ServiceHost], None]
     openapi_paths: dict[str, Any] = field(default_factory=dict)
     background: Callable[[ServiceHost], Awaitable[None]] | None = None
 

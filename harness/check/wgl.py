@@ -319,9 +319,7 @@ def _search(
                         absorbed,
                         eager,
                         horizon,
-                        candidates,
                         position,
-                        blocking,
                     )
                     state, base, bits, info_bits = new_state, new_base, new_bits, new_info
                     # Absorbed dead writes are never sources or observers: rule (a') ignores them.
@@ -334,8 +332,7 @@ def _search(
                     if absorbed or candidate.twins is not None or candidate.match is blocking:
                         candidates, blocking = _candidates(head, restarts % 2 == 1)
                     else:  # the same first return: the same candidates but this one
-                        candidates = candidates.copy()
-                        candidates.remove(candidate)
+                        candidates.remove(candidate)  # frames keep only the position
                     position = 0
                     continue
                 for taken in (*absorbed, candidate):
@@ -355,11 +352,14 @@ def _search(
             # Rule (d): after an eager read fails, its alternatives need not be tried.
             frame = top
             state, base, bits, info_bits, top = frame[1:6]
-            eager, horizon, candidates, position, blocking = frame[8:13]
+            eager, horizon, position = frame[8:11]
             remaining += _unplace(frame, tally)
         if eager:
             result.outcome = Outcome.ILLEGAL
             break
+        # The same list state as when the frame was pushed, so the same candidates in the
+        # same order (recomputed rather than kept in every frame of a 100k-deep stack).
+        candidates, blocking = _candidates(head, restarts % 2 == 1)
         position += 1
     result.cache_entries = len(cache)
     result.memory_bytes_estimate = memory_estimate
@@ -425,8 +425,8 @@ def _return_position(entry: _Entry) -> float:
 
 
 # (call placed, state/base/bits/info_bits before it, parent, depth, absorbed dead writes,
-#  eager read?, horizon before it, the candidate list it came from, its index, first return)
-Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...], bool, float, list, int, Any]
+#  eager read?, horizon before it, its index in the candidates it was chosen from)
+Frame = tuple[_Entry, Any, int, int, int, Any, int, tuple[_Entry, ...], bool, float, int]
 
 
 def _calls_of(frame: Frame | None) -> list[Call]:

@@ -2,7 +2,9 @@
 
 Speed and memory targets live here, never in timed unit tests. Each module
 ``harness/bench/<name>.py`` defines ``run() -> list[dict]`` (one row per case,
-same keys in every row) and optionally ``TITLE``.
+same keys in every row), optionally ``TITLE``, and optionally
+``summary(rows) -> str``: markdown printed and written after the table (for
+example which targets the rows met).
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="where tables go")
 
 
-def _write(out: Path, name: str, title: str, rows: list[dict], table: str) -> None:
+def _write(out: Path, name: str, title: str, rows: list[dict], table: str, summary: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    (out / f"{name}.md").write_text(f"# {title}\n\nMeasured {stamp}.\n\n{table}\n")
+    tail = f"\n{summary}" if summary else ""
+    (out / f"{name}.md").write_text(f"# {title}\n\nMeasured {stamp}.\n\n{table}\n{tail}")
     (out / f"{name}.json").write_text(json.dumps({"measured": stamp, "rows": rows}, indent=1))
 
 
@@ -55,5 +58,9 @@ def main(args: argparse.Namespace) -> int:
         rows = module.run()
         table = tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3g")
         print(table, flush=True)
-        _write(args.out, name, title, rows, table)
+        summarize = getattr(module, "summary", None)
+        summary = summarize(rows) if summarize is not None else ""
+        if summary:
+            print(f"\n{summary}", flush=True)
+        _write(args.out, name, title, rows, table, summary)
     return 0

@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.check.verdict import CheckResult, Verdict
 from harness.check.wgl import Outcome, SearchResult, search
-from harness.check.wgl_explain import build_counterexample
+from harness.check.wgl_explain import build_counterexample, unwritten_value_proof
 from harness.check.wgl_prepare import Call, pair_history, shrink, split_partitions
 from harness.check.wgl_refute import refute
 from harness.history.ops import Op
@@ -121,27 +121,44 @@ def _check_part(
     started = time.monotonic()
     missing = _observer_of_unwritten_value(model, calls)
     if missing is not None:
-        return SearchResult(outcome=Outcome.ILLEGAL, blocked=missing), time.monotonic() - started
+        found = _search_for_display(model, calls, started, deadline, memory_limit_bytes, missing)
+        found.blocked = missing
+        found.proof = unwritten_value_proof(model, missing)
+        return found, time.monotonic() - started
     refutation = refute(model, calls)
     if refutation is not None:
-        # The verdict is certain; a short search only adds a partial linearization to show.
-        budget = started + REFUTED_SEARCH_S
-        found = search(
-            model,
-            calls,
-            deadline=budget if deadline is None else min(deadline, budget),
-            memory_limit_bytes=memory_limit_bytes,
+        found = _search_for_display(
+            model, calls, started, deadline, memory_limit_bytes, refutation.reader
         )
-        assert found.outcome is not Outcome.OK, (
-            f"search accepts what refute proved illegal: {refutation}"
-        )
-        if found.outcome is not Outcome.ILLEGAL:
-            found = SearchResult(outcome=Outcome.ILLEGAL, blocked=refutation.reader)
+        found.blocked = refutation.reader  # the op the proof names, not the search's dead end
         found.proof = refutation.explanation
         found.witnesses = [c for c in (refutation.writer, refutation.overwriter) if c is not None]
         return found, time.monotonic() - started
     found = search(model, calls, deadline=deadline, memory_limit_bytes=memory_limit_bytes)
     return found, time.monotonic() - started
+
+
+def _search_for_display(
+    model: Model,
+    calls: list[Call],
+    started: float,
+    deadline: float | None,
+    memory_limit_bytes: int | None,
+    proven: Call,
+) -> SearchResult:
+    """ILLEGAL is already proven (``proven`` cannot take effect); a short search only finds
+    a partial linearization to show beside the proof."""
+    budget = started + REFUTED_SEARCH_S
+    found = search(
+        model,
+        calls,
+        deadline=budget if deadline is None else min(deadline, budget),
+        memory_limit_bytes=memory_limit_bytes,
+    )
+    assert found.outcome is not Outcome.OK, f"search accepts what was proven illegal: {proven}"
+    if found.outcome is not Outcome.ILLEGAL:
+        found = SearchResult(outcome=Outcome.ILLEGAL, blocked=proven)
+    return found
 
 
 def _observer_of_unwritten_value(model: Model, calls: Sequence[Call]) -> Call | None:

@@ -41,6 +41,7 @@ def build_counterexample(
         window=window,
         linearized=linearized,
         stuck=[c.invoke for c in found.stuck],
+        blocked=found.blocked.invoke if found.blocked is not None else None,
         explanation=found.proof or _explain(model, key, calls, found, final_state, raw_state),
     )
 
@@ -78,8 +79,18 @@ def _window(model: Model, calls: Sequence[Call], found: SearchResult, raw_state:
     return sorted(chosen.values(), key=lambda c: c.call_pos)
 
 
+def unwritten_value_proof(model: Model, call: Call) -> str:
+    """Why ``call`` is illegal when nothing in the history produces the value it observed."""
+    value = model.observed_value(call.invoke, call.completion)
+    return (
+        f"{model.describe_op(call.invoke, call.completion)} ({_where(call)}) observed {value!r}, "
+        f"but no op in the history produces {value!r} and it is not the initial value, so no "
+        f"linearization can place it."
+    )
+
+
 def _where(call: Call) -> str:
-    return f"op {call.invoke.index} (process {call.invoke.process!r})"
+    return f"op {call.invoke.index}, process {call.invoke.process!r}"
 
 
 def _explain(
@@ -111,7 +122,7 @@ def _explain(
     if not producers:
         return f"{prefix} No write of {observed!r} exists{on_key}, so it can never be observed."
     shown = ", ".join(
-        f"{model.describe_op(p.invoke, p.completion)} at {_where(p)}"
+        f"{model.describe_op(p.invoke, p.completion)} ({_where(p)})"
         + (" (crashed)" if p.crashed else "")
         for p in producers[:3]
     )
@@ -137,7 +148,7 @@ def _overwrite_note(
     if not readers or rewriters:
         return ""
     shown = ", ".join(
-        f"{model.describe_op(c.invoke, c.completion)} at {_where(c)}" for c in readers[:3]
+        f"{model.describe_op(c.invoke, c.completion)} ({_where(c)})" for c in readers[:3]
     )
     return (
         f" It would overwrite {raw_state!r}, which {shown} still has to observe, and no later "

@@ -43,7 +43,6 @@ LOCK_PATH = Path(tempfile.gettempdir()) / "sinkron-image-build.lock"
 # What a node process imports (the harness's plotting/ssh/docker libraries stay out of the image).
 NODE_REQUIREMENTS = [
     "msgpack>=1.0",
-    "aiohttp>=3.9",
     "httptools>=0.6",
     "orjson>=3.8",
     "prometheus-client>=0.19",

@@ -14,7 +14,9 @@ deadline.
 Answers: acquire 200 {"token", "mode", "expires_at_ms"} | 408 timeout |
 409 deadlock {"cycle"}; release 200 {} | 409 not-held; keepalive 200
 {"expires_at_ms"} | 409 not-held; GET 200 {"holders", "waiters"}.
-Malformed input: 400 naming the field. 503 / 504 come from the runtime.
+Malformed input: 400 naming the field. 503 / 504 come from the runtime; once
+an acquire is queued (committed), a 503 from the wait or its cancel becomes 504:
+the queued request may still be granted, so the outcome is unknown.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from impl.runtime.api.common import (
 )
 from impl.runtime.http_message import Request, Response
 from impl.runtime.http_router import RouteTable
-from impl.runtime.outcomes import RequestOutcome
+from impl.runtime.outcomes import OutcomeUnknown, RequestOutcome, Unavailable
 
 if TYPE_CHECKING:
     from impl.runtime.services import ServiceHost
@@ -146,7 +148,16 @@ def register(routes: RouteTable, host: ServiceHost) -> None:
         op = _acquire_op(path_key(request, "name"), json_body(request))
         result = await host.propose(SERVICE, op)
         if isinstance(result, dict) and result.get("queued"):
-            result = await wait_granted(host, op, result)
+            try:
+                result = await wait_granted(host, op, result)
+            except Unavailable as error:
+                # The request is in the committed table: it may still be granted later
+                # (and was, in a run under a partition), so "certainly not" would be a lie.
+                raise OutcomeUnknown(
+                    f"queued as request {result['request']}, then {error.message}; it may "
+                    "still be granted",
+                    leader=error.leader,
+                ) from error
         return _answer(result)
 
     @routes.post("/locks/{name}/release")

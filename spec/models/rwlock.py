@@ -14,8 +14,14 @@ Rules (the lock manager's contract in DESIGN.md and docs/locks.md):
 - a fencing token is strictly greater than every token issued before on this
   lock, except that re-acquiring a mode already held may return the same token;
 - a release must name a grant that is held (and its token, when given).
-An info acquire has an unknown token; it is placed as a grant with token None
-and does not raise ``last_token`` (so no later token is judged against it).
+An info acquire has an unknown token, but not an arbitrary one: it was issued
+when the grant happened, after every token issued before it and before every
+token issued after it. It is placed as a grant whose token is the interval
+``("?", lo, hi)`` (``hi`` None until the next token is issued); when the owner
+re-acquires the mode and the answer reveals the token, it must fall inside.
+It does not raise ``last_token``. (A run caught the case: an acquire whose
+outcome was unknown had been granted, and the owner's next acquire of the
+same mode returned its token, lower than tokens issued since.)
 Lease expiry is not modelled: run lock workloads with TTLs longer than a hold,
 or an expired-and-regranted lock shows up as an overlap.
 """
@@ -28,7 +34,7 @@ from typing import Any, cast
 from harness.history.ops import Op
 from spec.models.base import PlainModel, State, freeze
 
-Hold = tuple[Any, str, Any]  # (owner, mode, token)
+Hold = tuple[Any, str, Any]  # (owner, mode, token); token int or ("?", lo, hi | None)
 
 
 def _field(op: Op | None, name: str) -> Any:
@@ -64,7 +70,7 @@ class RwLockModel(PlainModel):
             return _acquire(others, mine, last_token, owner, mode, token)
         if invoke.f == "release":
             wanted = _field(invoke, "token")
-            if mine is None or (wanted is not None and mine[2] not in (None, wanted)):
+            if mine is None or (wanted is not None and not _could_be(mine[2], wanted)):
                 return None
             return (others, last_token)
         return None
@@ -81,7 +87,7 @@ class RwLockModel(PlainModel):
         holders, last_token = cast(tuple[frozenset[Hold], int], state)
         if not holders:
             return f"free (last token {last_token})"
-        shown = ", ".join(f"{o!r} {m} #{t}" for o, m, t in sorted(holders, key=repr))
+        shown = ", ".join(f"{o!r} {m} #{_token_text(t)}" for o, m, t in sorted(holders, key=repr))
         return f"held by {shown} (last token {last_token})"
 
 
@@ -92,11 +98,41 @@ def _acquire(
         return None
     if mode == "shared" and any(hold[1] == "exclusive" for hold in others):
         return None
-    same_grant = mine is not None and mine[1] == mode and token is not None and token == mine[2]
-    if token is not None and not same_grant and not token > last_token:
+    holds_mode = mine is not None and mine[1] == mode
+    if token is None:  # info: a re-acquire keeps its grant; a new grant's token is unknown
+        if holds_mode:
+            return (others | {mine}, last_token)
+        return (others | {(owner, mode, ("?", last_token, None))}, last_token)
+    if holds_mode and mine is not None and _could_be(mine[2], token):
+        return (others | {(owner, mode, token)}, last_token)  # same grant, token now known
+    if not token > last_token:
         return None
-    new_last = last_token if token is None else max(last_token, token)
-    return (others | {(owner, mode, token)}, new_last)
+    return (_issued(others, token) | {(owner, mode, token)}, token)
+
+
+def _token_text(token: Any) -> str:
+    if not isinstance(token, tuple):
+        return str(token)
+    _, low, high = token
+    return f"?({low}<t{'' if high is None else f'<{high}'})"
+
+
+def _could_be(held: Any, token: Any) -> bool:
+    """Whether the held grant's token (known, or an interval) can be ``token``."""
+    if not isinstance(held, tuple):
+        return bool(held == token)
+    _, low, high = held
+    return isinstance(token, int) and low < token and (high is None or token < high)
+
+
+def _issued(holds: frozenset[Hold], token: int) -> frozenset[Hold]:
+    """A new token closes the open intervals: unknown tokens were issued before it."""
+    if not any(isinstance(h[2], tuple) and h[2][2] is None for h in holds):
+        return holds
+    return frozenset(
+        (o, m, ("?", t[1], token)) if isinstance(t, tuple) and t[2] is None else (o, m, t)
+        for o, m, t in holds
+    )
 
 
 RWLOCK = RwLockModel()

@@ -200,6 +200,23 @@ def test_rwlock_decreasing_fencing_token_is_illegal() -> None:
     ) is Verdict.ILLEGAL  # fmt: skip
 
 
+@pytest.mark.parametrize(("revealed", "expected"), [(4, Verdict.OK), (2, Verdict.ILLEGAL)])
+def test_rwlock_token_of_a_crashed_acquire_revealed_later_must_fit_when_it_was_issued(
+    revealed: int, expected: Verdict
+) -> None:
+    """A crashed shared acquire by a, invoked after token 3 was issued, is revealed by a's
+    next shared acquire (same grant, same token) after b got 5: 4 fits (a's grant came
+    before b's), 2 cannot (it would predate token 3)."""
+    assert verdict(
+        "rwlock",
+        (0, "invoke", "acquire", lock("c", "shared"), "L"), (0, "ok", "acquire", {"token": 3}, "L"),
+        (1, "invoke", "acquire", lock("a", "shared"), "L"), (1, "info", "acquire", None, "L"),
+        (2, "invoke", "acquire", lock("b", "shared"), "L"), (2, "ok", "acquire", {"token": 5}, "L"),
+        (3, "invoke", "acquire", lock("a", "shared"), "L"),
+        (3, "ok", "acquire", {"token": revealed}, "L"),
+    ) is expected  # fmt: skip
+
+
 def test_queue_fifo_reorder_is_illegal() -> None:
     """Sequential enqueues of 1 then 2 cannot dequeue 2 first."""
     assert verdict(

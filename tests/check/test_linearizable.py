@@ -68,13 +68,17 @@ F_CHOICES = {
 
 
 @st.composite
-def small_histories(draw: st.DrawFn, model_name: str) -> list[Op]:
-    count = draw(st.integers(min_value=1, max_value=7))
+def small_histories(
+    draw: st.DrawFn, model_name: str, *, min_ops: int = 1, max_ops: int = 7, horizon: int = 12
+) -> list[Op]:
+    """``min_ops``..``max_ops`` calls starting in 0..``horizon``, overlapping at random, each
+    ok / info / fail, with values drawn so that both verdicts occur."""
+    count = draw(st.integers(min_value=min_ops, max_value=max_ops))
     values = st.sampled_from([None, 1, 2, 3])
     slots: list[tuple[float, int, str, Any, Any]] = []
     for number in range(count):
         f = draw(st.sampled_from(F_CHOICES[model_name]))
-        start = draw(st.integers(min_value=0, max_value=12))
+        start = draw(st.integers(min_value=0, max_value=horizon))
         end = start + draw(st.integers(min_value=0, max_value=6)) + 0.5
         outcome = draw(st.sampled_from(["ok", "ok", "ok", "info", "fail"]))
         invoke_value: Any = draw(values)

@@ -69,25 +69,35 @@ F_CHOICES = {
 
 @st.composite
 def small_histories(
-    draw: st.DrawFn, model_name: str, *, min_ops: int = 1, max_ops: int = 7, horizon: int = 12
+    draw: st.DrawFn,
+    model_name: str,
+    *,
+    min_ops: int = 1,
+    max_ops: int = 7,
+    horizon: int = 12,
+    max_duration: int = 6,
+    fs: list[str] | None = None,
+    values: list[Any] | None = None,
+    outcomes: tuple[str, ...] = ("ok", "ok", "ok", "info", "fail"),
 ) -> list[Op]:
-    """``min_ops``..``max_ops`` calls starting in 0..``horizon``, overlapping at random, each
-    ok / info / fail, with values drawn so that both verdicts occur."""
+    """``min_ops``..``max_ops`` calls (f from ``fs``, default the model's) starting in
+    0..``horizon``, overlapping at random, each ok / info / fail (weighted by repeats in
+    ``outcomes``), with values drawn so that both verdicts occur."""
     count = draw(st.integers(min_value=min_ops, max_value=max_ops))
-    values = st.sampled_from([None, 1, 2, 3])
+    value_strategy = st.sampled_from(values if values is not None else [None, 1, 2, 3])
     slots: list[tuple[float, int, str, Any, Any]] = []
     for number in range(count):
-        f = draw(st.sampled_from(F_CHOICES[model_name]))
+        f = draw(st.sampled_from(fs if fs is not None else F_CHOICES[model_name]))
         start = draw(st.integers(min_value=0, max_value=horizon))
-        end = start + draw(st.integers(min_value=0, max_value=6)) + 0.5
-        outcome = draw(st.sampled_from(["ok", "ok", "ok", "info", "fail"]))
-        invoke_value: Any = draw(values)
+        end = start + draw(st.integers(min_value=0, max_value=max_duration)) + 0.5
+        outcome = draw(st.sampled_from(outcomes))
+        invoke_value: Any = draw(value_strategy)
         done_value: Any = invoke_value
         if f == "cas":
-            invoke_value = done_value = [draw(values), draw(values)]
+            invoke_value = done_value = [draw(value_strategy), draw(value_strategy)]
         elif f in ("read", "dequeue"):
             invoke_value = None
-            done_value = draw(values)
+            done_value = draw(value_strategy)
             if model_name == "set":
                 done_value = sorted(draw(st.sets(st.sampled_from([1, 2, 3]))))
         elif model_name == "mutex":

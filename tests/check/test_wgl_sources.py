@@ -19,43 +19,36 @@ from harness.check.wgl_prepare import pair_history, shrink
 from harness.check.wgl_refute import refute
 from harness.history.ops import Op, OpType
 from spec.models import MODELS
-from tests.check.test_linearizable import brute_force_linearizable, ops_of, plain_verdict
+from tests.check.test_linearizable import (
+    brute_force_linearizable,
+    ops_of,
+    plain_verdict,
+    small_histories,
+)
 
 
-@st.composite
-def crowded_histories(draw: st.DrawFn) -> list[Op]:
+def crowded_histories(model_name: str) -> st.SearchStrategy[list[Op]]:
     """Up to 7 overlapping ops on one register with values 0..2: writes of one value
     compete, cas ops consume values, crashed ops may or may not have happened."""
-    count = draw(st.integers(min_value=2, max_value=7))
-    values = st.sampled_from([None, 0, 1, 2])
-    slots: list[tuple[float, int, str, str, Any]] = []
-    for number in range(count):
-        f = draw(st.sampled_from(["read", "read", "write", "write", "cas"]))
-        start = draw(st.integers(min_value=0, max_value=5))
-        end = start + draw(st.integers(min_value=0, max_value=8)) + 0.5
-        outcome = draw(st.sampled_from(["ok", "ok", "ok", "ok", "info", "fail"]))
-        invoke_value: Any = draw(values)
-        done_value: Any = invoke_value
-        if f == "cas":
-            invoke_value = done_value = [draw(values), draw(values)]
-        elif f == "read":
-            invoke_value, done_value = None, draw(values)
-        slots.append((start, number, "invoke", f, invoke_value))
-        slots.append((end, number, outcome, f, done_value))
-    slots.sort(key=lambda slot: (slot[0], slot[1]))
-    return [
-        Op(index=i, time=i, process=number, type=OpType(kind), f=f, value=value)
-        for i, (_, number, kind, f, value) in enumerate(slots)
-    ]
+    return small_histories(
+        model_name,
+        min_ops=2,
+        horizon=5,
+        max_duration=8,
+        fs=["read", "read", "write", "write", "cas"],
+        values=[None, 0, 1, 2],
+        outcomes=("ok", "ok", "ok", "ok", "info", "fail"),
+    )
 
 
 @pytest.mark.parametrize("model_name", ["kv", "cas-register"])
-@given(ops=crowded_histories())
+@given(data=st.data())
 def test_value_rules_match_brute_force_on_crowded_repeated_value_histories(
-    model_name: str, ops: list[Op]
+    model_name: str, data: st.DataObject
 ) -> None:
     """With few values and heavy overlap the window rule, Hall counting of cas consumers,
     late observers and twin producers all fire; the verdict still equals brute force."""
+    ops = data.draw(crowded_histories(model_name))
     expected = brute_force_linearizable(ops, model_name)
     got = check_linearizable(ops, model_name, timeout_s=10).verdict
     assert got is (Verdict.OK if expected else Verdict.ILLEGAL), [op.to_json_dict() for op in ops]

@@ -25,7 +25,6 @@ met (``judge``); ``--out`` writes the table with a targets summary.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import subprocess
@@ -254,49 +253,39 @@ def targets_section(rows: list[dict[str, Any]]) -> str:
 summary = targets_section  # harness bench appends it to checker.md
 
 
-def run(quick: bool = False) -> list[dict[str, Any]]:
-    """One row per case: {case, ops, ..., verdict, seconds, peak_mb, shape, target_met}."""
+def run(quick: bool = False, only: str = "", progress: bool = False) -> list[dict[str, Any]]:
+    """One row per case (those whose name contains ``only``): {case, ops, ..., verdict,
+    seconds, peak_mb, shape, target_met}; ``progress`` prints each row to stderr."""
     rows = []
     for case in _grid(quick):
+        if only not in case["case"]:
+            continue
         row = _in_subprocess(case)
         for knob in ("think_max", "plant", "value_range"):
             row.pop(knob, None)
         rows.append(judge(row))
+        if progress:
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     return rows
-
-
-def write_results(rows: list[dict[str, Any]], out: Path, table: str) -> None:
-    """results/bench/checker.md (table + targets) and checker.json, as harness bench does."""
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = f"# checker\n\nMeasured {stamp}.\n\n{table}\n\n{targets_section(rows)}"
-    (out / "checker.md").write_text(text)
-    (out / "checker.json").write_text(json.dumps({"measured": stamp, "rows": rows}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> int:
     from tabulate import tabulate
+
+    from harness.commands.bench import write_bench_files
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 100k-op grid rows")
     parser.add_argument("--only", default="", help="run only cases whose name contains this")
     parser.add_argument("--out", type=Path, help="also write checker.md and checker.json here")
     args = parser.parse_args(argv)
-    rows = []
-    for case in _grid(args.quick):
-        if args.only and args.only not in case["case"]:
-            continue
-        row = _in_subprocess(case)
-        for knob in ("think_max", "plant", "value_range"):
-            row.pop(knob, None)
-        rows.append(judge(row))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    rows = run(args.quick, args.only, progress=True)
     table = tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3g")
     print(table)
     print()
-    print(targets_section(rows))
+    print(summary(rows))
     if args.out is not None:
-        write_results(rows, args.out, table)
+        write_bench_files(args.out, "checker", "checker", rows, table, summary(rows))
     wrong = [r for r in rows if r["verdict"] not in (r["expected"], "unknown")]
     return 1 if wrong else 0
 

@@ -35,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="where tables go")
 
 
-def _write(out: Path, name: str, title: str, rows: list[dict], table: str, summary: str) -> None:
+def write_bench_files(
+    out: Path, name: str, title: str, rows: list[dict], table: str, summary: str
+) -> None:
+    """``<name>.md`` (title, time, table, summary) and ``<name>.json`` under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     tail = f"\n{summary}" if summary else ""
@@ -62,5 +65,5 @@ def main(args: argparse.Namespace) -> int:
         summary = summarize(rows) if summarize is not None else ""
         if summary:
             print(f"\n{summary}", flush=True)
-        _write(args.out, name, title, rows, table, summary)
+        write_bench_files(args.out, name, title, rows, table, summary)
     return 0

@@ -30,6 +30,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse exits 2 on usage errors, which is already the API.md code for 'usage error'."""
 
 
+def stdout_to_devnull() -> None:
+    """After a BrokenPipeError: point stdout at /dev/null, so the interpreter's final flush
+    does not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -58,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        # The reader of our output went away (`harness ... | head`): no traceback, and point
-        # stdout at /dev/null so the interpreter's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_to_devnull()  # the reader went away (`harness ... | head`): no traceback
         return 2
 
 

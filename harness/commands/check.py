@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,9 +123,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"reports: {out / 'report.md'}, {out / 'timeline.html'}, {out / 'results.json'}")
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away; the verdict still decides the exit code. Point stdout at
-        # /dev/null so the interpreter's final flush does not raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        from harness.cli import stdout_to_devnull
+
+        stdout_to_devnull()  # the reader went away; the verdict still decides the exit code
     return result.verdict.exit_code
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from impl.runtime.api.common import (
     BadRequest,
@@ -36,23 +36,12 @@ log = logging.getLogger("sinkron.http")
 _METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"})
 
 
-class _Latency:
-    """The request histogram's child per (route, method), looked up once, not per request."""
-
-    def __init__(self, node: Node) -> None:
-        self._node = node
-        self._children: dict[tuple[str, str], Any] = {}
-
-    def observe(self, route: str, method: str, seconds: float) -> None:
-        child = self._children.get((route, method))
-        if child is None:
-            label = method if method in _METHODS else "OTHER"  # bounded: clients mint no series
-            child = self._node.metrics.request_seconds.labels(endpoint=route, method=label)
-            self._children[(route, method)] = child
-        child.observe(seconds)
+def _observe_latency(node: Node, route: str, method: str, seconds: float) -> None:
+    label = method if method in _METHODS else "OTHER"  # bounded: clients mint no series
+    node.metrics.request_seconds.labels(endpoint=route, method=label).observe(seconds)
 
 
-def _dispatcher(router: Router, latency: _Latency) -> Dispatch:
+def _dispatcher(router: Router, node: Node) -> Dispatch:
     async def dispatch(request: Request) -> Response:
         started = time.perf_counter()
         handler, route, request.match_info, allowed = router.resolve(request.method, request.path)
@@ -62,7 +51,7 @@ def _dispatcher(router: Router, latency: _Latency) -> Dispatch:
                 response.headers["Allow"] = ",".join(sorted(allowed))
             else:
                 response = error_response(404, "not-found", "Not Found")
-            latency.observe("unmatched", request.method, time.perf_counter() - started)
+            _observe_latency(node, "unmatched", request.method, time.perf_counter() - started)
             return response
         try:
             response = await handler(request)
@@ -73,7 +62,7 @@ def _dispatcher(router: Router, latency: _Latency) -> Dispatch:
         except Exception:
             log.exception("handler failed on %s %s", request.method, request.path)
             response = error_response(500, "internal", "internal error; see the node log")
-        latency.observe(route, request.method, time.perf_counter() - started)
+        _observe_latency(node, route, request.method, time.perf_counter() - started)
         return response
 
     return dispatch
@@ -128,7 +117,7 @@ def build_app(node: Node) -> Dispatch:
     routes = node_routes(node)
     for spec in node.service_specs:
         spec.register_routes(routes, node)
-    return _dispatcher(Router(routes), _Latency(node))
+    return _dispatcher(Router(routes), node)
 
 
 __all__ = ["Handler", "build_app", "node_routes"]

@@ -69,12 +69,14 @@ class Metrics:
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
-        self.request_seconds = Histogram(
-            "sinkron_http_request_seconds",
-            "HTTP request latency",
-            ["endpoint", "method"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.request_seconds = Children(
+            Histogram(
+                "sinkron_http_request_seconds",
+                "HTTP request latency",
+                ["endpoint", "method"],
+                buckets=_LATENCY_BUCKETS,
+                registry=r,
+            )
         )
         self.dropped_frames = Counter(
             "sinkron_dropped_frames",

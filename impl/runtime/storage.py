@@ -3,10 +3,10 @@
 Theory of operation: one database file, ``<data dir>/sinkron.db``, in WAL
 mode with ``synchronous=FULL``, so a committed transaction survives power
 loss. ``SqliteStore`` is plain blocking code; ``AsyncStorage`` runs it on one
-dedicated writer thread and the event loop awaits it, so fsyncs never stall
-HTTP or peer traffic.
+dedicated writer thread and calls the event loop back when a batch is
+durable, so fsyncs never stall HTTP or peer traffic.
 
-Group commit: ``write_batch`` takes every ``Persist``/``PersistSnapshot``
+Group commit: ``SqliteStore.write_batch`` takes every ``Persist``/``PersistSnapshot``
 collected from many ``RaftNode.step`` calls and applies them in order inside
 ONE transaction: one commit, one fsync. Persists replace the log suffix from
 their first entry on (effects.py), so applying them in order reproduces the
@@ -381,7 +381,7 @@ class SqliteStore:
 
 
 class AsyncStorage:
-    """Runs a ``SqliteStore`` on one dedicated thread; the event loop awaits it.
+    """Runs a ``SqliteStore`` on one dedicated thread; ``submit`` calls back on the loop.
 
     Without fsync, small batches commit on the event loop thread instead: a
     commit of a few rows that waits for no disk costs less than the two thread
@@ -390,8 +390,8 @@ class AsyncStorage:
     short (``INLINE_MAX_SECONDS``), so a struggling disk sends even those back
     to the thread. With fsync on every commit goes to the thread: an fsync can
     take a second on a busy disk, and the loop must keep serving heartbeats
-    meanwhile. Either way a batch is durable, as the store is configured,
-    before ``write_batch`` returns.
+    meanwhile (``write_now`` says which). Either way a batch is durable, as the
+    store is configured, before ``write_now`` returns or ``submit`` calls back.
     """
 
     def __init__(
@@ -401,14 +401,6 @@ class AsyncStorage:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._on_commit = on_commit
         self._recent_s = float("inf")  # recent commit time; unknown until the first commit
-
-    async def write_batch(self, writes: Sequence[StorageWrite]) -> float:
-        """Commit ``writes`` in one transaction; return the seconds the commit took."""
-        elapsed = self.write_now(writes)
-        if elapsed is not None:
-            return elapsed
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._timed_write, list(writes))
 
     def submit(self, writes: list[StorageWrite], done: Callable[[float | Exception], None]) -> None:
         """Commit ``writes`` on the writer thread; then ``done(seconds or error)`` on the loop.

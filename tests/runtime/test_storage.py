@@ -93,7 +93,9 @@ def test_async_storage_commits_many_persists_with_one_fsync(tmp_path: Path) -> N
         )
         writes = [Persist(hard_state=HardState(term=Term(1)), entries=())]
         writes += [Persist(hard_state=None, entries=_entries(i, i, 1)) for i in range(1, 64)]
-        await storage.write_batch(writes)
+        committed: asyncio.Future[float | Exception] = asyncio.get_running_loop().create_future()
+        storage.submit(writes, committed.set_result)
+        assert not isinstance(await committed, Exception)
         await storage.close()
 
     asyncio.run(scenario())

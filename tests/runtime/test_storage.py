@@ -83,6 +83,23 @@ def test_group_commit_is_one_atomic_transaction(tmp_path: Path) -> None:
     assert store.load().entries == _entries(1, 49, 1)
 
 
+def test_a_plain_append_is_one_autocommit_statement_and_reads_back(tmp_path: Path) -> None:
+    """The common group commit (contiguous entries, no hard state) is a single INSERT
+    statement, its own transaction; anything else still runs inside BEGIN ... COMMIT."""
+    store = _open(tmp_path)
+    store.write_batch([Persist(hard_state=HardState(term=Term(1)), entries=_entries(1, 2, 1))])
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.write_batch([Persist(hard_state=None, entries=_entries(i, i, 1)) for i in (3, 4, 5)])
+    assert [s.split()[0] for s in statements] == ["INSERT"]
+    statements.clear()
+    store.write_batch([Persist(hard_state=None, entries=_entries(5, 6, 1))])  # overlaps 5
+    assert statements[0].split()[0] == "BEGIN"
+    store._db.set_trace_callback(None)
+    store.close()
+    assert _open(tmp_path).load().entries == _entries(1, 6, 1)
+
+
 def test_async_storage_commits_many_persists_with_one_fsync(tmp_path: Path) -> None:
     """AsyncStorage reports one commit carrying every write of the batch."""
     commits: list[int] = []

@@ -46,7 +46,7 @@ class Forwarder:
             OutcomeUnknown: no reply in time.
         """
         rid = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = self.node.loop.create_future()
         frame = ["fwd", {"rid": rid, "kind": kind, "service": service, "op": op}]
         queued = self.node.transport.send(leader, frame)
         if queued is None:
@@ -74,7 +74,7 @@ class Forwarder:
             raise RemoteProtocolError("forward payload lacks rid/kind/service")
         if not isinstance(op, dict):
             raise RemoteProtocolError("forward op must be a map")
-        task = asyncio.get_running_loop().create_task(self._serve(sender, rid, kind, service, op))
+        task = self.node.loop.create_task(self._serve(sender, rid, kind, service, op))
         self._serving.add(task)
         task.add_done_callback(self._serving.discard)
 

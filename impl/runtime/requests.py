@@ -59,6 +59,7 @@ class ClientRequests:
     """Mixed into ``Node``; uses the fields declared here."""
 
     node_id: str
+    loop: asyncio.AbstractEventLoop
     settings: Settings
     clock: Clock
     metrics: Metrics
@@ -130,7 +131,7 @@ class ClientRequests:
         data = encode_command(Command(service=service, op=op, stamp_ms=self.clock.wall_ms()))
         self._admit_bytes(len(data))
         rid = next(self._request_ids)
-        waiting = Waiting(future=asyncio.get_running_loop().create_future())
+        waiting = Waiting(future=self.loop.create_future())
         self._proposals[rid] = waiting
         self.metrics.proposals.labels(service=service).inc()  # a cached child (Children)
         self._submit(Propose(request_id=rid, data=data))
@@ -170,7 +171,7 @@ class ClientRequests:
         if not self.is_leader():
             raise Unavailable("not the leader", leader=self.raft.leader_id)
         rid = next(self._request_ids)
-        waiting = Waiting(future=asyncio.get_running_loop().create_future())
+        waiting = Waiting(future=self.loop.create_future())
         self._proposals[rid] = waiting
         self._submit(ProposeConfigChange(request_id=rid, kind=kind, node=NodeId(node)))
         return await self._await_outcome(waiting.future, rid, self._proposals)
@@ -184,12 +185,12 @@ class ClientRequests:
         if machine is None:
             raise Unavailable(f"no service {service!r} on this node")
         rid = next(self._request_ids)
-        waiting = Waiting(future=asyncio.get_running_loop().create_future())
+        waiting = Waiting(future=self.loop.create_future())
         self._reads[rid] = waiting
         self._submit(ReadIndex(request_id=rid))
         index = await self._await_outcome(waiting.future, rid, self._reads, timeout_s)
         if index > self.applied_index:
-            point: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            point: asyncio.Future[None] = self.loop.create_future()
             self._read_points.append((index, point))
             await self._await_outcome(point, None, {}, timeout_s)
         return machine.query(query)
@@ -206,7 +207,7 @@ class ClientRequests:
         A timer handle instead of ``asyncio.wait_for`` keeps the per-request cost to
         one callback: this sits on every client request's path.
         """
-        timer = asyncio.get_running_loop().call_later(
+        timer = self.loop.call_later(
             self.request_timeout_s if timeout_s is None else timeout_s, _time_out, future
         )
         try:

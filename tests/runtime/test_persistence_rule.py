@@ -117,6 +117,7 @@ def _node(
     node.raft = raft  # type: ignore[assignment]
     node.storage = storage  # type: ignore[assignment]
     node.transport = transport
+    node.loop = asyncio.get_running_loop()  # what start() sets
     return node, raft, storage, transport
 
 

@@ -120,8 +120,36 @@ def run() -> list[dict[str, Any]]:
     for batch in (False, True):
         for row in run_pysyncobj(plan, batch=batch):
             rows.append({"system": f"pysyncobj journal{' batched' if batch else ''}", **row})
+    rows += floor_rows()
     for row in rows:
         row.pop("seconds", None)
+    return rows
+
+
+FLOOR_SYSTEMS = {"sqlite": "floor: no Raft, SQLite fsync", "none": "floor: no Raft, no disk"}
+
+
+def floor_rows() -> list[dict[str, Any]]:
+    """The least any design can do at c=1 on this machine (fsync_floor.py), in this same run.
+
+    With fsync, a write is durable on 2 of 3 processes before it counts; the floor is
+    that round trip with nothing else (no Raft, no asyncio): when it is below
+    PySyncObj's rate, "fsync on >= PySyncObj at c=1" is out of reach for any design.
+    """
+    from harness.bench.fsync_floor import run_case as floor_case
+
+    rows = []
+    for payload in PAYLOAD_BYTES:
+        for mode, system in FLOOR_SYSTEMS.items():
+            measured = floor_case(mode, payload, SECONDS)
+            rows.append(
+                {
+                    "system": system,
+                    "concurrency": 1,
+                    "payload_bytes": payload,
+                    **{k: measured[k] for k in ("ops_per_s", "p50_ms", "p99_ms")},
+                }
+            )
     return rows
 
 
@@ -142,6 +170,10 @@ change bought are in [replication-notes.md](replication-notes.md).
 - `leader_cpu_us_per_op`: CPU time of the leader process (all threads, user+system, the
   kernel's fsync work included) per write.
 - `divergence_warnings_whole_run`: PySyncObj's own "may have diverged" log warnings.
+- `floor: ...` rows (c=1 only): three plain processes, a blocking socket round trip to
+  both followers and, with fsync, one SQLite WAL commit per write on each
+  (harness/bench/fsync_floor.py): the least any replicated write can cost here. The
+  target columns give Sinkron's ratio and, in brackets, the floor's.
 """
 
 
@@ -177,12 +209,21 @@ def summary(rows: list[dict[str, Any]]) -> str:
                     cells.append("not measured")
                 elif wanted is None:
                     met = mine["p99_ms"] < theirs["p99_ms"]
+                    floor = rate(FLOOR_SYSTEMS["sqlite"], concurrency, payload)
+                    bound = f"; floor {floor['p99_ms']:.3g}" if floor else ""
                     cells.append(
-                        f"{'yes' if met else '**NO**'} ({mine['p99_ms']:.3g} vs {theirs['p99_ms']:.3g} ms)"
+                        f"{'yes' if met else '**NO**'} "
+                        f"({mine['p99_ms']:.3g} vs {theirs['p99_ms']:.3g} ms{bound})"
                     )
                 else:
                     ratio = mine["ops_per_s"] / theirs["ops_per_s"]
                     met = ratio >= wanted
-                    cells.append(f"{'yes' if met else '**NO**'} ({ratio:.2f}x)")
+                    floor = rate(
+                        FLOOR_SYSTEMS["sqlite" if mine is on else "none"], concurrency, payload
+                    )
+                    bound = (
+                        f"; floor {floor['ops_per_s'] / theirs['ops_per_s']:.2f}x" if floor else ""
+                    )
+                    cells.append(f"{'yes' if met else '**NO**'} ({ratio:.2f}x{bound})")
             lines.append(f"| {concurrency} | {payload} B | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + _NOTES

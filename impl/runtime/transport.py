@@ -6,19 +6,36 @@ j never writes to it after the handshake. So each directed link i -> j is
 exactly one TCP connection, and the harness's relay (or an iptables rule) can
 cut one direction without touching the other, which is what partitions need.
 
-Each peer has a ``PeerLink``: a bounded queue of encoded frames and a task
-that dials (connect timeout ~200 ms), runs the auth handshake (auth.py),
-writes queued frames in batches, and on any failure reconnects with
-exponential backoff capped at 1 s. When the queue is full the oldest frame is
-dropped and counted: Raft tolerates message loss, and a bounded queue keeps a
-partitioned peer from eating memory. When more than ``DRAIN_ABOVE_BYTES``
-are waiting for the kernel and they do not drain within ``DRAIN_TIMEOUT_S``
-(a blackholed link), the connection is dropped and redialed.
+Outbound. Each peer has a ``PeerLink``: a bounded queue of encoded frames and
+a task that dials (connect timeout ~200 ms), runs the auth handshake
+(auth.py), and on any failure reconnects with exponential backoff capped at
+1 s. While the link is up and idle (nothing queued, little unsent), ``send``
+writes the frame to the socket's transport at once; otherwise the frame is
+queued and the task writes the queue in one batch. When the queue is full the
+oldest frame is dropped and counted: Raft tolerates message loss, and a
+bounded queue keeps a partitioned peer from eating memory. When more than
+``DRAIN_ABOVE_BYTES`` are waiting for the kernel and they do not drain within
+``DRAIN_TIMEOUT_S`` (a blackholed link), the connection is dropped and
+redialed.
 
-Inbound connections are authenticated, then read until EOF; every decoded
-frame goes to ``on_frame(sender, frame)``. Garbage, oversized frames and
-failed handshakes close that connection and bump ``dropped_frames``; they
-never reach the node and never raise out of the transport.
+Inbound. Each accepted connection is an ``_InboundConnection`` protocol, not
+a stream and a task: it runs the acceptor's side of the handshake as a small
+state machine (hello -> challenge -> proof, all within
+``HANDSHAKE_TIMEOUT_S``), then hands every byte the socket produces straight
+from ``data_received`` to its ``FrameDecoder`` and each decoded frame to
+``on_frame(sender, frame)``, followed by one ``on_frames_done()`` per read.
+That is the point of the design: a frame is stepped in the same loop callback
+that read it, instead of waking a reader future and resuming a task one loop
+iteration later, which at one write in flight was a large share of each
+round trip. Garbage, oversized frames and failed handshakes close that
+connection and bump ``dropped_frames``; they never reach the node and never
+raise out of the transport.
+
+Inbound flow control needs no ``pause_reading``: ``on_frame`` and
+``on_frames_done`` are synchronous, so a read is fully processed before the
+loop reads again, and the only bytes held are one partial frame (at most
+``max_frame_bytes``). A sender that outpaces the node fills the kernel's
+receive buffer and TCP's window stops it, exactly as a reading task would.
 """
 
 from __future__ import annotations
@@ -29,11 +46,18 @@ import logging
 import socket
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from impl.errors import LocalProtocolError, RemoteProtocolError
 from impl.runtime import auth
-from impl.runtime.framing import HEADER, FrameDecoder, FrameTooLargeError, encode_frame
+from impl.runtime.framing import (
+    HEADER,
+    FrameDecoder,
+    FrameTooLargeError,
+    decode_payload,
+    encode_frame,
+    take_frame_payload,
+)
 from impl.runtime.metrics import Metrics
 
 log = logging.getLogger("sinkron.transport")
@@ -55,10 +79,7 @@ async def _read_frame(reader: asyncio.StreamReader, max_bytes: int) -> Any:
     (length,) = HEADER.unpack(header)
     if length > max_bytes:
         raise RemoteProtocolError(f"handshake frame of {length} bytes is too large")
-    decoder = FrameDecoder(max_frame_bytes=max_bytes)
-    frames = decoder.feed(header + await reader.readexactly(length))
-    assert len(frames) == 1, "one complete frame was fed"
-    return frames[0]
+    return decode_payload(await reader.readexactly(length))
 
 
 def _set_nodelay(writer: asyncio.StreamWriter) -> None:
@@ -81,26 +102,28 @@ class PeerLink:
         self.address = address
         self.queue: deque[bytes] = deque()
         self.connected = False
+        self._queue_max = transport.send_queue_max
         self._waiter: asyncio.Future[None] | None = None
-        self._writer: asyncio.StreamWriter | None = None  # set while the link is up
+        self._socket: asyncio.WriteTransport | None = None  # set while the link is up
         self._task = asyncio.create_task(self._run(), name=f"link-{peer}")
 
     def enqueue(self, frame: bytes) -> None:
-        if len(self.queue) >= self.transport.send_queue_max:
-            self.queue.popleft()
+        queue = self.queue
+        if len(queue) >= self._queue_max:
+            queue.popleft()
             self.transport.metrics.dropped_frames.labels(reason="queue-full").inc()
-        writer = self._writer
+        sock = self._socket
         if (
-            writer is not None
-            and not self.queue
-            and not writer.transport.is_closing()
-            and writer.transport.get_write_buffer_size() <= DRAIN_ABOVE_BYTES
+            sock is not None
+            and not queue
+            and sock.get_write_buffer_size() <= DRAIN_ABOVE_BYTES
+            and not sock.is_closing()
         ):
             # Fast path: the link is up and idle, so the frame goes to the socket now
             # instead of one loop iteration later through the pump task.
-            writer.write(frame)
+            sock.write(frame)
             return
-        self.queue.append(frame)
+        queue.append(frame)
         self._wake()
 
     def _wake(self, *_: object) -> None:
@@ -116,9 +139,9 @@ class PeerLink:
     def abort(self) -> None:
         """Cancel the link's task and drop its socket without flushing (stop, re-address)."""
         self._task.cancel()
-        writer = self._writer
-        if writer is not None:
-            writer.transport.abort()
+        sock = self._socket
+        if sock is not None:
+            sock.abort()
 
     async def _run(self) -> None:
         backoff = BACKOFF_MIN_S
@@ -174,7 +197,8 @@ class PeerLink:
         eof = asyncio.create_task(reader.read(1))
         eof.add_done_callback(self._wake)
         loop = asyncio.get_running_loop()
-        self._writer = writer
+        sock = writer.transport
+        self._socket = sock
         try:
             while not eof.done():
                 if not self.queue:
@@ -183,14 +207,152 @@ class PeerLink:
                     continue
                 batch = list(self.queue)
                 self.queue.clear()
-                writer.writelines(batch)
+                sock.writelines(batch)
                 # Wait only when the kernel stopped taking bytes: a blackholed link
                 # fills the buffer, the drain times out, and the link is redialed.
-                if writer.transport.get_write_buffer_size() > DRAIN_ABOVE_BYTES:
+                if sock.get_write_buffer_size() > DRAIN_ABOVE_BYTES:
                     await asyncio.wait_for(writer.drain(), DRAIN_TIMEOUT_S)
         finally:
-            self._writer = None
+            self._socket = None
             eof.cancel()
+
+
+class _InboundConnection(asyncio.Protocol):
+    """One accepted connection: the acceptor's handshake, then frames straight to the node.
+
+    States: handshaking (``_decoder`` is None, ``_closed`` False), open
+    (``_decoder`` set) and closed (``_closed`` True: dropped, timed out or
+    aborted, so later bytes and the final ``connection_lost`` are ignored and
+    nothing is counted twice).
+    """
+
+    def __init__(self, owner: PeerTransport) -> None:
+        self._owner = owner
+        self._socket: asyncio.Transport | None = None
+        self._handshake = bytearray()
+        self._challenged: tuple[str, bytes, bytes] | None = None  # dialer, nonce_d, nonce_a
+        self._timer: asyncio.TimerHandle | None = None
+        self._dialer = ""
+        self._decoder: FrameDecoder | None = None
+        self._closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A TCP server makes stream transports (uvloop's do not subclass asyncio.Transport).
+        self._socket = cast(asyncio.Transport, transport)
+        self._owner._connections.add(self)
+        self._timer = asyncio.get_running_loop().call_later(
+            HANDSHAKE_TIMEOUT_S, self._handshake_timed_out
+        )
+
+    def data_received(self, data: bytes) -> None:
+        decoder = self._decoder
+        if decoder is None:
+            if self._closed:
+                return
+            data = self._continue_handshake(data)
+            decoder = self._decoder
+            if decoder is None or not data:
+                return
+        try:
+            frames = decoder.feed(data)
+        except RemoteProtocolError as error:
+            self._drop(error)
+            return
+        owner = self._owner
+        on_frame = owner.on_frame
+        dialer = self._dialer
+        for frame in frames:
+            try:
+                on_frame(dialer, frame)
+            except RemoteProtocolError as error:
+                log.debug("dropped frame from %s: %s", dialer, error)
+                owner.metrics.dropped_frames.labels(reason="malformed").inc()
+        if owner.on_frames_done is not None:
+            owner.on_frames_done()
+        try:
+            decoder.raise_pending()
+        except RemoteProtocolError as error:
+            self._drop(error)
+
+    def eof_received(self) -> bool | None:
+        return None  # the dialer is done: close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner._connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self._closed and self._decoder is None and exc is None:
+            # The dialer hung up mid-handshake, typically because we failed ITS check.
+            log.warning("inbound connection closed during the handshake")
+            self._owner.metrics.dropped_frames.labels(reason="auth").inc()
+        self._closed = True
+        self._decoder = None
+
+    def abort(self) -> None:
+        """Drop the socket without counting anything (the transport is closing)."""
+        self._closed = True
+        self._decoder = None
+        if self._socket is not None:
+            self._socket.abort()
+
+    def _continue_handshake(self, data: bytes) -> bytes:
+        """Advance the handshake; return the bytes after it once the dialer is proven."""
+        self._handshake += data
+        try:
+            while True:
+                payload = take_frame_payload(
+                    self._handshake, max_frame_bytes=HANDSHAKE_MAX_FRAME_BYTES
+                )
+                if payload is None:
+                    return b""
+                if self._handshake_frame(decode_payload(payload)):
+                    rest = bytes(self._handshake)
+                    self._handshake = bytearray()
+                    return rest
+        except RemoteProtocolError as error:
+            log.warning("inbound connection refused (auth): %s", error)
+            self._owner.metrics.dropped_frames.labels(reason="auth").inc()
+            self._close()
+            return b""
+
+    def _handshake_frame(self, frame: Any) -> bool:
+        """Handle the hello or the proof; True once the dialer proved the secret.
+
+        Raises:
+            RemoteProtocolError: the frame is not the expected step, or fails its check.
+        """
+        credentials = self._owner.credentials
+        if self._challenged is None:
+            nonce = auth.new_nonce()
+            dialer, nonce_d, challenge = auth.accept_hello(credentials, frame, nonce=nonce)
+            self._challenged = (dialer, nonce_d, nonce)
+            assert self._socket is not None, "bytes arrive only on a made connection"
+            self._socket.write(encode_frame(challenge))
+            return False
+        dialer, nonce_d, nonce_a = self._challenged
+        auth.check_proof(credentials, frame, dialer=dialer, nonce_d=nonce_d, nonce_a=nonce_a)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._dialer = dialer
+        self._decoder = FrameDecoder(max_frame_bytes=self._owner.max_frame_bytes)
+        return True
+
+    def _handshake_timed_out(self) -> None:
+        log.debug("inbound connection did not finish the handshake in time")
+        self._close()
+
+    def _drop(self, error: RemoteProtocolError) -> None:
+        reason = "oversized" if isinstance(error, FrameTooLargeError) else "malformed"
+        log.warning("connection from %s dropped (%s): %s", self._dialer, reason, error)
+        self._owner.metrics.dropped_frames.labels(reason=reason).inc()
+        self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        self._decoder = None
+        if self._socket is not None:
+            self._socket.close()
 
 
 class PeerTransport:
@@ -217,11 +379,13 @@ class PeerTransport:
         self.send_queue_max = send_queue_max
         self.links: dict[str, PeerLink] = {}
         self._server: asyncio.Server | None = None
-        self._inbound: set[asyncio.Task[None]] = set()
+        self._connections: set[_InboundConnection] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # replaced links shutting down
 
     async def start(self, host: str, port: int) -> int:
         """Listen for peers; return the bound port (useful with port 0)."""
-        self._server = await asyncio.start_server(self._accept, host, port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _InboundConnection(self), host, port)
         bound = self._server.sockets[0].getsockname()[1]
         for peer, address in self.addresses.items():
             self.links[peer] = PeerLink(self, peer, address)
@@ -235,8 +399,8 @@ class PeerTransport:
         old = self.links.pop(peer, None)
         if old is not None:
             task = asyncio.create_task(old.close())
-            self._inbound.add(task)
-            task.add_done_callback(self._inbound.discard)
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         self.links[peer] = PeerLink(self, peer, address)
 
     def send(self, peer: str, frame: Any) -> bytes | None:
@@ -271,64 +435,6 @@ class PeerTransport:
                 return True
         return False
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._inbound.add(task)
-        try:
-            try:
-                dialer = await asyncio.wait_for(
-                    self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT_S
-                )
-            except RemoteProtocolError as error:
-                log.warning("inbound connection refused (auth): %s", error)
-                self.metrics.dropped_frames.labels(reason="auth").inc()
-                return
-            except asyncio.IncompleteReadError:
-                # The dialer hung up mid-handshake, typically because we failed ITS check.
-                log.warning("inbound connection closed during the handshake")
-                self.metrics.dropped_frames.labels(reason="auth").inc()
-                return
-            try:
-                await self._receive(dialer, reader)
-            except RemoteProtocolError as error:
-                reason = "oversized" if isinstance(error, FrameTooLargeError) else "malformed"
-                log.warning("connection from %s dropped (%s): %s", dialer, reason, error)
-                self.metrics.dropped_frames.labels(reason=reason).inc()
-        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-            self._inbound.discard(task)
-
-    async def _accept_handshake(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> str:
-        hello = await _read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
-        nonce = auth.new_nonce()
-        dialer, nonce_d, challenge = auth.accept_hello(self.credentials, hello, nonce=nonce)
-        writer.write(encode_frame(challenge))
-        await writer.drain()
-        proof = await _read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
-        auth.check_proof(self.credentials, proof, dialer=dialer, nonce_d=nonce_d, nonce_a=nonce)
-        return dialer
-
-    async def _receive(self, dialer: str, reader: asyncio.StreamReader) -> None:
-        decoder = FrameDecoder(max_frame_bytes=self.max_frame_bytes)
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                return
-            for frame in decoder.feed(data):
-                try:
-                    self.on_frame(dialer, frame)
-                except RemoteProtocolError as error:
-                    log.debug("dropped frame from %s: %s", dialer, error)
-                    self.metrics.dropped_frames.labels(reason="malformed").inc()
-            if self.on_frames_done is not None:
-                self.on_frames_done()
-            decoder.raise_pending()
-
     async def close(self) -> None:
         """Stop listening and drop every link, waiting at most about ``CLOSE_TIMEOUT_S``.
 
@@ -337,11 +443,11 @@ class PeerTransport:
         """
         if self._server is not None:
             self._server.close()
-        tasks = [link._task for link in self.links.values()] + list(self._inbound)
+        for connection in list(self._connections):
+            connection.abort()
+        tasks = [link._task for link in self.links.values()] + list(self._closing)
         for link in self.links.values():
             link.abort()
-        for task in self._inbound:
-            task.cancel()
         if tasks:
             _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
             if stuck:

@@ -11,10 +11,19 @@ Rules:
   Rule 1. ``message_from_wire`` raises ``RemoteProtocolError`` and nothing
           else, whatever it is given (h11's "their fault" class).
   Rule 2. Tags are never reused; a new message kind gets a new tag.
+  Rule 3. Fast paths (the replication traffic: NORMAL entries, AppendEntries
+          and their responses with exact built-in types) only ever ACCEPT
+          what the full checks accept, with the same result; anything else
+          falls through to the full checks, which decide and word the error.
+          Tests compare each fast path with its checked twin.
+  Rule 4. The wire form is read-only: the entry lists of an AppendEntries are
+          shared between the messages that carry the same batch (a leader
+          sends one batch to every follower; it is encoded once).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from impl.errors import RemoteProtocolError
@@ -28,7 +37,17 @@ from impl.raft.messages import (
     RequestVoteResponse,
     TimeoutNow,
 )
-from impl.raft.types import ClusterConfig, Entry, EntryKind, Index, NodeId, Snapshot, Term
+from impl.raft.types import (
+    CONFIG,
+    NORMAL,
+    ClusterConfig,
+    Entry,
+    EntryKind,
+    Index,
+    NodeId,
+    Snapshot,
+    Term,
+)
 
 _KIND_TO_WIRE = {EntryKind.NORMAL: 0, EntryKind.NOOP: 1, EntryKind.CONFIG: 2}
 _WIRE_TO_KIND = {code: kind for kind, code in _KIND_TO_WIRE.items()}
@@ -50,8 +69,30 @@ def _config_to_wire(config: ClusterConfig) -> list[Any]:
 
 
 def _entry_to_wire(entry: Entry) -> list[Any]:
+    # An identity test, not the dict lookup: an Enum key hashes through Python-level
+    # ``Enum.__hash__``, once per entry per follower on the leader's hot path.
+    if entry.kind is NORMAL and entry.config is None:
+        return [entry.term, entry.index, 0, entry.data, None]
     config = None if entry.config is None else _config_to_wire(entry.config)
     return [entry.term, entry.index, _KIND_TO_WIRE[entry.kind], entry.data, config]
+
+
+# The last batch encoded (Rule 4): the leader sends the same entries tuple (log.py caches
+# its slices) to each follower, so the second and later followers reuse its wire form. The
+# tuple is held, so ``is`` can never match a different batch that reused its address.
+_last_batch: tuple[tuple[Entry, ...], list[Any]] = ((), [])
+
+
+def _entries_to_wire(entries: tuple[Entry, ...]) -> list[Any]:
+    global _last_batch
+    if not entries:
+        return []
+    batch, wire = _last_batch
+    if batch is entries:
+        return wire
+    wire = [_entry_to_wire(e) for e in entries]
+    _last_batch = (entries, wire)
+    return wire
 
 
 def _snapshot_to_wire(snapshot: Snapshot) -> list[Any]:
@@ -59,7 +100,35 @@ def _snapshot_to_wire(snapshot: Snapshot) -> list[Any]:
 
 
 def message_to_wire(message: Message) -> list[Any]:
-    """Encode ``message`` as a list of ints, strs, bytes, bools, None and nested lists."""
+    """Encode ``message`` as a list of ints, strs, bytes, bools, None and nested lists.
+
+    The result is read-only (Rule 4): its entry lists may be shared with other messages.
+    """
+    if isinstance(message, AppendEntries):  # the replication traffic first, without ``match``
+        return [
+            _TAG_APPEND_ENTRIES,
+            message.from_id,
+            message.to_id,
+            message.term,
+            message.prev_log_index,
+            message.prev_log_term,
+            _entries_to_wire(message.entries),
+            message.leader_commit,
+            message.read_context,
+        ]
+    if isinstance(message, AppendEntriesResponse):
+        return [
+            _TAG_APPEND_ENTRIES_RESPONSE,
+            message.from_id,
+            message.to_id,
+            message.term,
+            message.success,
+            message.match_index,
+            message.reject_index,
+            message.conflict_term,
+            message.conflict_index,
+            message.read_context,
+        ]
     head = [message.from_id, message.to_id, message.term]
     match message:
         case RequestVote():
@@ -73,27 +142,6 @@ def message_to_wire(message: Message) -> list[Any]:
             ]
         case RequestVoteResponse():
             return [_TAG_REQUEST_VOTE_RESPONSE, *head, message.vote_granted, message.pre_vote]
-        case AppendEntries():
-            return [
-                _TAG_APPEND_ENTRIES,
-                *head,
-                message.prev_log_index,
-                message.prev_log_term,
-                [_entry_to_wire(e) for e in message.entries],
-                message.leader_commit,
-                message.read_context,
-            ]
-        case AppendEntriesResponse():
-            return [
-                _TAG_APPEND_ENTRIES_RESPONSE,
-                *head,
-                message.success,
-                message.match_index,
-                message.reject_index,
-                message.conflict_term,
-                message.conflict_index,
-                message.read_context,
-            ]
         case InstallSnapshot():
             return [_TAG_INSTALL_SNAPSHOT, *head, _snapshot_to_wire(message.snapshot)]
         case InstallSnapshotResponse():
@@ -182,7 +230,7 @@ def _entry_from_wire_checked(value: Any) -> Entry:
     kind = _WIRE_TO_KIND.get(kind_code) if isinstance(kind_code, int) else None
     if kind is None or isinstance(kind_code, bool):
         raise _fail(f"unknown entry kind {kind_code!r}")
-    if (kind is EntryKind.CONFIG) != (config is not None):
+    if (kind is CONFIG) != (config is not None):
         raise _fail("an entry carries a config iff it is a CONFIG entry")
     return Entry(
         term=Term(_int(term, "entry term")),
@@ -288,6 +336,127 @@ def _decode(obj: Any) -> Message:
     raise _fail(f"unknown message tag {tag!r}")
 
 
+# --------------------------------------------------------------------------- fast paths
+# Rule 3: each returns the message the full checks would return, or None to let them decide.
+# ``type(x) is int`` rejects bools (and int subclasses, which the full checks then take);
+# the ranges are ``_int``'s. Wire values are ``Any``, so no NewType wrapping is needed.
+
+
+# The fast paths build records from values their checks narrowed to ``int``; ``Term`` and
+# ``Index`` are ints at run time (NewType), and calling them would cost a call per field.
+_new_entry: Callable[..., Entry] = Entry
+_new_append_entries: Callable[..., AppendEntries] = AppendEntries
+_new_append_response: Callable[..., AppendEntriesResponse] = AppendEntriesResponse
+
+
+def _node_fast(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= 256
+
+
+def _append_entries_fast(obj: list[Any]) -> AppendEntries | None:
+    _, from_id, to_id, term, prev_index, prev_term, entries_raw, commit, context = obj
+    if not (
+        type(term) is int
+        and type(prev_index) is int
+        and type(prev_term) is int
+        and type(commit) is int
+        and type(context) is int
+        and type(entries_raw) is list
+        and 0 <= term < _INT_END
+        and 0 <= prev_index < _INT_END
+        and 0 <= prev_term < _INT_END
+        and 0 <= commit < _INT_END
+        and 0 <= context < _INT_END
+        and (not context or not entries_raw)
+        and _node_fast(from_id)
+        and _node_fast(to_id)
+    ):
+        return None
+    if prev_index + len(entries_raw) >= _INT_END:
+        return None  # the last index would be out of range
+    entries: list[Entry] = []
+    append = entries.append
+    expected, previous = prev_index + 1, prev_term
+    for value in entries_raw:
+        # A NORMAL entry (as ``_entry_from_wire``), contiguous after prev_log_index, with a
+        # term between the previous entry's (or prev_log_term) and the message's.
+        if type(value) is not list or len(value) != 5:
+            return None
+        entry_term, index, kind_code, data, config = value
+        if (
+            index != expected
+            or type(index) is not int
+            or type(entry_term) is not int
+            or type(data) is not bytes
+            or kind_code != _NORMAL_CODE
+            or type(kind_code) is not int
+            or config is not None
+            or not previous <= entry_term <= term
+        ):
+            return None
+        append(_new_entry(term=entry_term, index=index, data=data))
+        expected += 1
+        previous = entry_term
+    return _new_append_entries(
+        from_id=from_id,
+        to_id=to_id,
+        term=term,
+        prev_log_index=prev_index,
+        prev_log_term=prev_term,
+        entries=tuple(entries),
+        leader_commit=commit,
+        read_context=context,
+    )
+
+
+def _append_response_fast(obj: list[Any]) -> AppendEntriesResponse | None:
+    _, from_id, to_id, term, success, match, reject, conflict_term, conflict_index, context = obj
+    if not (
+        type(term) is int
+        and type(success) is bool
+        and type(match) is int
+        and type(reject) is int
+        and type(conflict_index) is int
+        and type(context) is int
+        and 0 <= term < _INT_END
+        and 0 <= match < _INT_END
+        and 0 <= reject < _INT_END
+        and 0 <= conflict_index < _INT_END
+        and 0 <= context < _INT_END
+        and (
+            conflict_term is None or (type(conflict_term) is int and 0 <= conflict_term < _INT_END)
+        )
+        and _node_fast(from_id)
+        and _node_fast(to_id)
+    ):
+        return None
+    return _new_append_response(
+        from_id=from_id,
+        to_id=to_id,
+        term=term,
+        success=success,
+        match_index=match,
+        reject_index=reject,
+        conflict_term=conflict_term,
+        conflict_index=conflict_index,
+        read_context=context,
+    )
+
+
+def _decode_fast(obj: Any) -> Message | None:
+    """The replication messages in their usual shape, or None (Rule 3)."""
+    if type(obj) is not list:
+        return None
+    tag, length = obj[0] if obj else None, len(obj)
+    if type(tag) is not int:
+        return None
+    if tag == _TAG_APPEND_ENTRIES_RESPONSE and length == 10:
+        return _append_response_fast(obj)
+    if tag == _TAG_APPEND_ENTRIES and length == 9:
+        return _append_entries_fast(obj)
+    return None
+
+
 def message_from_wire(obj: Any) -> Message:
     """Decode what ``message_to_wire`` produced (after a msgpack round trip).
 
@@ -295,7 +464,8 @@ def message_from_wire(obj: Any) -> Message:
         RemoteProtocolError: ``obj`` is not a well-formed message; never another class.
     """
     try:
-        return _decode(obj)
+        message = _decode_fast(obj)
+        return message if message is not None else _decode(obj)
     except RemoteProtocolError:
         raise
     except Exception as error:  # a safety net: peer input must never crash the node

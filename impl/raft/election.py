@@ -28,7 +28,7 @@ from __future__ import annotations
 from impl.raft.messages import RequestVote, RequestVoteResponse, TimeoutNow
 from impl.raft.quorum import VoteResult, vote_result
 from impl.raft.state import NodeState
-from impl.raft.types import Role, Term
+from impl.raft.types import CANDIDATE, LEADER, PRE_CANDIDATE, Term
 
 
 class Election(NodeState):
@@ -61,7 +61,7 @@ class Election(NodeState):
         return request.pre_vote or self._raft_config.check_quorum
 
     def _become_pre_candidate(self) -> None:
-        self._role = Role.PRE_CANDIDATE
+        self._role = PRE_CANDIDATE
         self._leader_id = None
         self._reset_election_timer()
         self._votes = {self._id: True}
@@ -72,7 +72,7 @@ class Election(NodeState):
 
     def _become_candidate(self, *, leadership_transfer: bool) -> None:
         assert self._promotable(), f"{self._id} is not a voter and must not campaign"
-        self._role = Role.CANDIDATE
+        self._role = CANDIDATE
         self._term = Term(self._term + 1)
         self._voted_for = self._id
         self._hard_state_dirty = True
@@ -133,17 +133,17 @@ class Election(NodeState):
 
     def _handle_vote_response(self, response: RequestVoteResponse) -> None:
         if response.pre_vote:
-            if self._role is not Role.PRE_CANDIDATE:
+            if self._role is not PRE_CANDIDATE:
                 return
             if response.vote_granted and response.term != self._term + 1:
                 return  # an answer to an older round
         else:
-            if self._role is not Role.CANDIDATE or response.term != self._term:
+            if self._role is not CANDIDATE or response.term != self._term:
                 return
         self._votes[response.from_id] = response.vote_granted
         result = vote_result(self._log.config.voters, self._votes)
         if result is VoteResult.WON:
-            if self._role is Role.PRE_CANDIDATE:
+            if self._role is PRE_CANDIDATE:
                 self._become_candidate(leadership_transfer=False)
             else:
                 self._become_leader()
@@ -152,5 +152,5 @@ class Election(NodeState):
 
     def _handle_timeout_now(self, message: TimeoutNow) -> None:
         """Thesis §3.10: the leader asks us to campaign at once, skipping PreVote."""
-        if self._role is not Role.LEADER and self._promotable():
+        if self._role is not LEADER and self._promotable():
             self._become_candidate(leadership_transfer=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from impl.raft.types import ClusterConfig, Entry, EntryKind, Index, Snapshot, Term
+from impl.raft.types import CONFIG, ClusterConfig, Entry, Index, Snapshot, Term
 
 EMPTY_CONFIG = ClusterConfig(voters=frozenset())
 
@@ -32,6 +32,7 @@ class RaftLog:
         "_configs",
         "_entries",
         "_entries_view",
+        "_slice_cache",
         "last_index",
         "snapshot",
         "snapshot_index",
@@ -51,6 +52,10 @@ class RaftLog:
         self._base_config = snapshot.config if snapshot is not None else (bootstrap or EMPTY_CONFIG)
         self._entries: list[Entry] = []
         self._entries_view: tuple[Entry, ...] | None = None  # cached entries(), reset on change
+        # The last slice() and its arguments, reset on change: a leader broadcasting a batch
+        # asks for the same range once per follower, and the codec encodes a batch it sees
+        # again (the same tuple) only once.
+        self._slice_cache: tuple[int, int, int, int, tuple[Entry, ...]] | None = None
         self._configs: list[tuple[Index, ClusterConfig]] = []
         self.last_index: Index = self.snapshot_index  # kept equal to snapshot_index + len(_entries)
         self.append(tuple(entries))
@@ -88,17 +93,29 @@ class RaftLog:
 
     def slice(self, low: int, high: int, *, max_count: int, max_bytes: int) -> tuple[Entry, ...]:
         """Entries low..high inclusive, at most ``max_count`` and about ``max_bytes`` (>= 1 entry)."""
+        cache = self._slice_cache
+        if (
+            cache is not None
+            and cache[0] == low
+            and cache[1] == high
+            and cache[2] == max_count
+            and cache[3] == max_bytes
+        ):
+            return cache[4]
         start = low - self.snapshot_index - 1
         stop = min(high - self.snapshot_index, start + max_count)
         assert start >= 0, f"entry {low} was compacted"
-        batch = self._entries[start:stop]
+        batch = self._entries[start:stop]  # a copy, ours to cut
         if max_bytes and len(batch) > 1:
             size = 0
             for position, entry in enumerate(batch):
                 size += len(entry.data) + 16
                 if size > max_bytes and position > 0:
-                    return tuple(batch[:position])
-        return tuple(batch)
+                    del batch[position:]
+                    break
+        result = tuple(batch)
+        self._slice_cache = (low, high, max_count, max_bytes, result)
+        return result
 
     def between(self, low: int, high: int) -> tuple[Entry, ...]:
         """Entries low..high inclusive, all of them (for Persist and Apply)."""
@@ -160,7 +177,7 @@ class RaftLog:
     # ------------------------------------------------------------------ mutation
 
     def append(self, entries: tuple[Entry, ...]) -> None:
-        self._entries_view = None
+        self._entries_view = self._slice_cache = None
         expected = self.last_index + 1
         last_term = self.last_term
         for entry in entries:
@@ -168,16 +185,16 @@ class RaftLog:
             assert entry.term >= last_term, f"entry {entry} goes back from term {last_term}"
             expected += 1
             last_term = entry.term
-            self._entries.append(entry)
-            if entry.kind is EntryKind.CONFIG:
+            if entry.kind is CONFIG:
                 assert entry.config is not None, f"CONFIG entry {entry} has no config"
                 self._configs.append((entry.index, entry.config))
+        self._entries.extend(entries)
         self.last_index = Index(self.snapshot_index + len(self._entries))
 
     def truncate_from(self, index: int) -> None:
         """Drop every entry at or after ``index`` (Raft §5.3: a conflicting suffix)."""
         assert index > self.snapshot_index, f"cannot truncate into the snapshot at {index}"
-        self._entries_view = None
+        self._entries_view = self._slice_cache = None
         del self._entries[index - self.snapshot_index - 1 :]
         self.last_index = Index(self.snapshot_index + len(self._entries))
         while self._configs and self._configs[-1][0] >= index:
@@ -187,7 +204,7 @@ class RaftLog:
         """Drop the prefix up to ``snapshot.index``, which this log holds."""
         assert self.snapshot_index < snapshot.index <= self.last_index
         assert self.term_at(snapshot.index) == snapshot.term
-        self._entries_view = None
+        self._entries_view = self._slice_cache = None
         del self._entries[: snapshot.index - self.snapshot_index]
         self._base_config = snapshot.config
         self._configs = [(i, c) for i, c in self._configs if i > snapshot.index]
@@ -198,7 +215,7 @@ class RaftLog:
 
     def restore(self, snapshot: Snapshot) -> None:
         """Replace the whole log with ``snapshot`` (InstallSnapshot that we cannot reconcile)."""
-        self._entries_view = None
+        self._entries_view = self._slice_cache = None
         self._entries.clear()
         self._configs.clear()
         self._base_config = snapshot.config

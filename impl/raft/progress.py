@@ -42,6 +42,10 @@ class ProgressState(enum.Enum):
     SNAPSHOT = "snapshot"
 
 
+# Plain module constants for the hot path (types.py: enum member lookups are slow in 3.11).
+PROBE, REPLICATE, SNAPSHOT = ProgressState.PROBE, ProgressState.REPLICATE, ProgressState.SNAPSHOT
+
+
 @dataclass(slots=True, kw_only=True)
 class Inflights:
     """Bounded FIFO of the last index of each unacknowledged AppendEntries batch."""
@@ -94,24 +98,24 @@ class Progress:
 
     def become_probe(self) -> None:
         # After a snapshot, the peer holds everything up to pending_snapshot (thesis §5.1).
-        if self.state is ProgressState.SNAPSHOT:
+        if self.state is SNAPSHOT:
             self.next_index = Index(max(self.match_index, self.pending_snapshot) + 1)
         else:
             self.next_index = Index(self.match_index + 1)
-        self.state = ProgressState.PROBE
+        self.state = PROBE
         self.probe_sent = False
         self.pending_snapshot = NO_INDEX
         self.inflights.reset()
 
     def become_replicate(self) -> None:
-        self.state = ProgressState.REPLICATE
+        self.state = REPLICATE
         self.next_index = Index(self.match_index + 1)
         self.probe_sent = False
         self.pending_snapshot = NO_INDEX
         self.inflights.reset()
 
     def become_snapshot(self, snapshot_index: Index) -> None:
-        self.state = ProgressState.SNAPSHOT
+        self.state = SNAPSHOT
         self.pending_snapshot = snapshot_index
         self.snapshot_wait_rounds = 0
         self.probe_sent = False
@@ -119,15 +123,15 @@ class Progress:
 
     def is_paused(self) -> bool:
         """True when the leader must not send another AppendEntries to this peer now."""
-        if self.state is ProgressState.PROBE:
+        if self.state is PROBE:
             return self.probe_sent
-        if self.state is ProgressState.REPLICATE:
+        if self.state is REPLICATE:
             return self.inflights.full
         return True
 
     def sent_entries(self, last_index: Index, entry_count: int) -> None:
         """Record an AppendEntries ending at ``last_index`` that carried ``entry_count`` entries."""
-        if self.state is ProgressState.REPLICATE:
+        if self.state is REPLICATE:
             if entry_count:
                 self.next_index = Index(last_index + 1)  # optimistic: pipelining
                 self.inflights.add(last_index)
@@ -151,13 +155,13 @@ class Progress:
         ``hint_next`` is where the leader computed the logs may agree from
         (fast back-off); next_index never drops to or below match_index.
         """
-        if self.state is ProgressState.REPLICATE:
+        if self.state is REPLICATE:
             if reject_index <= self.match_index:
                 return False
             self.become_probe()
             self.next_index = Index(max(self.match_index + 1, min(hint_next, reject_index)))
             return True
-        if self.state is ProgressState.SNAPSHOT:
+        if self.state is SNAPSHOT:
             return False
         if reject_index != self.next_index - 1:
             return False

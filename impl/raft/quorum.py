@@ -32,10 +32,21 @@ def committed_index(voters: Collection[NodeId], match_index: Callable[[NodeId], 
     Sorting descending, the value at position ``len // 2`` is held by that many
     voters plus itself: ``len // 2 + 1``, a majority.
     """
-    if not voters:
+    return quorum_value([match_index(v) for v in voters])
+
+
+def quorum_value(values: list[int]) -> Index:
+    """The highest value at least a majority of ``values`` reach (0 for none); sorts ``values``.
+
+    Ascending, the value at position ``(len - 1) // 2`` is reached by itself and every
+    value after it: ``len - (len - 1) // 2`` of them, a majority. The leader calls this
+    with its voters' match indexes on every acknowledgement, so it takes a list it may
+    sort in place rather than a lookup per voter.
+    """
+    if not values:
         return Index(0)
-    matches = sorted([match_index(v) for v in voters], reverse=True)
-    return Index(matches[len(matches) // 2])
+    values.sort()
+    return Index(values[(len(values) - 1) // 2])
 
 
 def vote_result(voters: Collection[NodeId], votes: Mapping[NodeId, bool]) -> VoteResult:

@@ -40,10 +40,10 @@ from impl.raft.messages import (
     InstallSnapshotResponse,
     TimeoutNow,
 )
-from impl.raft.progress import Inflights, Progress, ProgressState
-from impl.raft.quorum import committed_index, has_quorum
+from impl.raft.progress import PROBE, REPLICATE, SNAPSHOT, Inflights, Progress
+from impl.raft.quorum import committed_index, has_quorum, quorum_value
 from impl.raft.state import NodeState
-from impl.raft.types import Entry, EntryKind, Index, NodeId, Role, Term
+from impl.raft.types import CANDIDATE, FOLLOWER, LEADER, NOOP, Entry, Index, NodeId, Term
 
 
 class Replication(NodeState):
@@ -52,8 +52,8 @@ class Replication(NodeState):
     # ================================================================== leader
 
     def _become_leader(self) -> None:
-        assert self._role is Role.CANDIDATE, f"{self._id} became leader from {self._role}"
-        self._role = Role.LEADER
+        assert self._role is CANDIDATE, f"{self._id} became leader from {self._role}"
+        self._role = LEADER
         self._leader_id = self._id
         # Votes from others prove our term and vote were durable before we asked (Rule 2 of
         # effects.py); a single voter that elected itself in this very step has no such proof
@@ -67,7 +67,7 @@ class Replication(NodeState):
         self._progress = {}
         self._sync_progress()
         # Raft §8: a NOOP of the new term lets earlier entries commit by counting it.
-        noop = Entry(term=self._term, index=Index(self._log.last_index + 1), kind=EntryKind.NOOP)
+        noop = Entry(term=self._term, index=Index(self._log.last_index + 1), kind=NOOP)
         self._append_local((noop,))
         self._broadcast_append()
 
@@ -139,26 +139,32 @@ class Replication(NodeState):
     def _send_appends(self, peer: NodeId, *, allow_empty: bool) -> None:
         """Send what the window allows: one probe, or batches until the window is full."""
         progress = self._progress[peer]
+        # ``_maybe_send_append`` sends nothing without allow_empty once next_index is past
+        # the log; checking that here first saves a call per acknowledgement and per batch.
+        after_last = self._log.last_index + 1
+        if not allow_empty and progress.next_index == after_last:
+            return
         sent = self._maybe_send_append(peer, progress, allow_empty=allow_empty)
-        while sent and progress.state is ProgressState.REPLICATE:
+        while sent and progress.state is REPLICATE and progress.next_index != after_last:
             sent = self._maybe_send_append(peer, progress, allow_empty=False)
 
     def _maybe_send_append(self, peer: NodeId, progress: Progress, *, allow_empty: bool) -> bool:
         if progress.is_paused():
             return False
-        log = self._log
-        prev_index = Index(progress.next_index - 1)
-        assert prev_index <= log.last_index, f"next_index {progress.next_index} of {peer} past log"
+        log, next_index = self._log, progress.next_index
+        prev_index = Index(next_index - 1)
+        assert prev_index <= log.last_index, f"next_index {next_index} of {peer} past log"
         prev_term = log.term_at(prev_index)
         if prev_term is None:
             self._send_snapshot(peer, progress)
             return True
-        if progress.next_index <= log.last_index:
+        if next_index <= log.last_index:
+            config = self._raft_config
             entries = log.slice(
-                progress.next_index,
+                next_index,
                 log.last_index,
-                max_count=self._raft_config.max_entries_per_append,
-                max_bytes=self._raft_config.max_append_bytes,
+                max_count=config.max_entries_per_append,
+                max_bytes=config.max_append_bytes,
             )
         elif allow_empty:
             entries = ()
@@ -188,7 +194,7 @@ class Replication(NodeState):
 
     def _handle_append_response(self, response: AppendEntriesResponse) -> None:
         progress = self._progress.get(response.from_id)
-        if self._role is not Role.LEADER or progress is None:
+        if self._role is not LEADER or progress is None:
             return
         progress.recent_active = True
         if response.read_context:
@@ -199,16 +205,16 @@ class Replication(NodeState):
                 self._send_appends(response.from_id, allow_empty=True)
             return
         updated = progress.maybe_update(response.match_index)
-        if progress.state is ProgressState.PROBE or (
-            progress.state is ProgressState.SNAPSHOT
-            and progress.match_index >= progress.pending_snapshot
+        if progress.state is PROBE or (
+            progress.state is SNAPSHOT and progress.match_index >= progress.pending_snapshot
         ):
             progress.become_replicate()
         if updated:
             if progress.match_index > self._commit_index:
                 self._maybe_commit()
-            self._maybe_send_timeout_now(response.from_id)
-        if self._role is Role.LEADER:
+            if self._transfer_target is not None:
+                self._maybe_send_timeout_now(response.from_id)
+        if self._role is LEADER:
             self._send_appends(response.from_id, allow_empty=False)
 
     def _handle_heartbeat_response(self, peer: NodeId, progress: Progress, round: int) -> None:
@@ -217,12 +223,12 @@ class Replication(NodeState):
             self._maybe_answer_reads()
         # A heartbeat answer proves the peer is reachable: unblock a stalled stream, so lost
         # appends are re-sent (etcd's handleHeartbeatResponse).
-        if progress.state is ProgressState.SNAPSHOT:
+        if progress.state is SNAPSHOT:
             progress.snapshot_wait_rounds += 1
             waited = progress.snapshot_wait_rounds * self._raft_config.heartbeat_interval_ticks
             if waited >= self._raft_config.election_timeout_ticks_min:
                 progress.become_probe()  # the snapshot was probably lost; send it again
-        elif progress.state is ProgressState.REPLICATE:
+        elif progress.state is REPLICATE:
             behind = progress.match_index < self._log.last_index
             if behind and progress.match_index == progress.match_at_heartbeat:
                 # A whole heartbeat round without an acknowledgement while entries are
@@ -234,7 +240,7 @@ class Replication(NodeState):
             progress.probe_sent = False
         progress.match_at_heartbeat = progress.match_index
         if progress.match_index < self._log.last_index:
-            probing = progress.state is ProgressState.PROBE
+            probing = progress.state is PROBE
             self._send_appends(peer, allow_empty=probing)
 
     def _next_from_hint(self, response: AppendEntriesResponse) -> Index:
@@ -248,29 +254,36 @@ class Replication(NodeState):
 
     def _handle_snapshot_response(self, response: InstallSnapshotResponse) -> None:
         progress = self._progress.get(response.from_id)
-        if self._role is not Role.LEADER or progress is None:
+        if self._role is not LEADER or progress is None:
             return
         progress.recent_active = True
         updated = progress.maybe_update(response.match_index)
-        if (
-            progress.state is ProgressState.SNAPSHOT
-            and progress.match_index >= progress.pending_snapshot
-        ):
+        if progress.state is SNAPSHOT and progress.match_index >= progress.pending_snapshot:
             progress.become_replicate()
         if updated:
             self._maybe_commit()
             self._maybe_send_timeout_now(response.from_id)
-        if self._role is Role.LEADER:
+        if self._role is LEADER:
             self._send_appends(response.from_id, allow_empty=False)
 
     def _match_index_of(self, voter: NodeId) -> int:
+        """What ``_maybe_commit`` counts for ``voter`` (it inlines this on the hot path)."""
         if voter == self._id:
             return self._durable_index  # only what our own storage acknowledged
         progress = self._progress.get(voter)
         return 0 if progress is None else progress.match_index
 
     def _maybe_commit(self) -> None:
-        index = committed_index(self._log.config.voters, self._match_index_of)
+        # committed_index(voters, self._match_index_of), without a call per voter.
+        own, progress_of = self._id, self._progress
+        matches: list[int] = []
+        for voter in self._log.config.voters:
+            if voter == own:
+                matches.append(self._durable_index)  # only what our own storage acknowledged
+            else:
+                progress = progress_of.get(voter)
+                matches.append(0 if progress is None else progress.match_index)
+        index = quorum_value(matches)
         # Raft §5.4.2: only entries of the leader's own term are committed by counting replicas.
         if index > self._commit_index and self._log.term_at(index) == self._term:
             self._commit_to(index)
@@ -280,7 +293,7 @@ class Replication(NodeState):
             return
         assert index <= self._log.last_index, f"commit {index} past last index"
         self._commit_index = index
-        if self._role is not Role.LEADER:
+        if self._role is not LEADER:
             return
         if not self._committed_in_term:
             self._committed_in_term = True
@@ -323,12 +336,12 @@ class Replication(NodeState):
 
     def _handle_append_entries(self, request: AppendEntries) -> None:
         """Called with request.term == our term."""
-        assert self._role is not Role.LEADER, f"two leaders in term {self._term}"
-        if self._role is not Role.FOLLOWER:
+        assert self._role is not LEADER, f"two leaders in term {self._term}"
+        if self._role is not FOLLOWER:
             self._become_follower(self._term, request.from_id)
         self._leader_id = request.from_id
         self._election_elapsed = 0
-        if request.is_heartbeat:
+        if request.read_context > 0:  # request.is_heartbeat, without the property call
             # The leader clipped leader_commit to our match index (messages.py Rule 1).
             self._commit_to(Index(min(request.leader_commit, self._log.last_index)))
             self._respond_append(request, success=True, match_index=Index(0))
@@ -369,6 +382,9 @@ class Replication(NodeState):
 
     def _append_new_entries(self, entries: tuple[Entry, ...]) -> None:
         """Skip entries we hold, truncate at the first conflict, append the rest (Raft §5.3)."""
+        if entries and entries[0].index == self._log.last_index + 1:
+            self._append_local(entries)  # the usual case: all new, what the loop would find
+            return
         for offset, entry in enumerate(entries):
             term = self._log.term_at(entry.index)
             if term is None:
@@ -393,13 +409,13 @@ class Replication(NodeState):
             ),
             # A heartbeat answer (match_index 0) claims nothing about our log, only our
             # term: it may overtake earlier steps' log writes (effects.py Rule 5).
-            overtakes_log_writes=request.is_heartbeat and match_index == 0,
+            overtakes_log_writes=request.read_context > 0 and match_index == 0,
         )
 
     def _handle_install_snapshot(self, request: InstallSnapshot) -> None:
         """Called with request.term == our term."""
-        assert self._role is not Role.LEADER, f"two leaders in term {self._term}"
-        if self._role is not Role.FOLLOWER:
+        assert self._role is not LEADER, f"two leaders in term {self._term}"
+        if self._role is not FOLLOWER:
             self._become_follower(self._term, request.from_id)
         self._leader_id = request.from_id
         self._election_elapsed = 0

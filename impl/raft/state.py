@@ -40,7 +40,7 @@ from impl.raft.effects import (
 )
 from impl.raft.log import RaftLog
 from impl.raft.progress import Progress
-from impl.raft.types import Entry, HardState, Index, NodeId, Role, Term
+from impl.raft.types import FOLLOWER, LEADER, Entry, HardState, Index, NodeId, Role, Term
 
 if TYPE_CHECKING:
     from impl.raft.messages import Message
@@ -140,31 +140,33 @@ class NodeState:
         effects = self._early
         if self._persist_snapshot is not None:
             effects.append(self._persist_snapshot)
-        if self._hard_state_dirty or self._persist_from is not None:
+        persist_from, hard_state_dirty = self._persist_from, self._hard_state_dirty
+        if hard_state_dirty or persist_from is not None:
             hard_state = (
-                HardState(term=self._term, voted_for=self._voted_for)
-                if self._hard_state_dirty
-                else None
+                HardState(term=self._term, voted_for=self._voted_for) if hard_state_dirty else None
             )
             entries: tuple[Entry, ...] = ()
-            if self._persist_from is not None:
-                assert self._persist_from <= self._log.last_index, "persisting a truncated tail"
-                entries = self._log.between(self._persist_from, self._log.last_index)
+            if persist_from is not None:
+                last_index = self._log.last_index
+                assert persist_from <= last_index, "persisting a truncated tail"
+                entries = self._log.between(persist_from, last_index)
             effects.append(Persist(hard_state=hard_state, entries=entries))
         elif self._barrier_needed:
             effects.append(Persist(hard_state=None, entries=()))
-        effects.extend(self._late)
+        if self._late:
+            effects.extend(self._late)
         if self._apply_snapshot is not None:
             effects.append(self._apply_snapshot)
-        if self._commit_index > self._applied_index:
-            committed = self._log.between(self._applied_index + 1, self._commit_index)
-            self._applied_index = self._commit_index
+        commit_index = self._commit_index
+        if commit_index > self._applied_index:
+            committed = self._log.between(self._applied_index + 1, commit_index)
+            self._applied_index = commit_index
             effects.append(Apply(entries=committed))
         return effects
 
     def _send(self, message: Message, *, overtakes_log_writes: bool = False) -> None:
         send = Send(to=message.to_id, message=message, overtakes_log_writes=overtakes_log_writes)
-        if self._role is not Role.LEADER or self._hard_state_dirty:
+        if self._role is not LEADER or self._hard_state_dirty:
             self._late.append(send)
         elif self._leader_term_durable:
             self._early.append(send)
@@ -209,9 +211,9 @@ class NodeState:
             self._term = term
             self._voted_for = None
             self._hard_state_dirty = True
-        if self._role is Role.LEADER:
+        if self._role is LEADER:
             self._abandon_leadership()
-        self._role = Role.FOLLOWER
+        self._role = FOLLOWER
         self._leader_id = leader_id
         self._votes = {}
         self._reset_election_timer()

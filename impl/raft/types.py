@@ -31,6 +31,18 @@ class EntryKind(enum.Enum):
     CONFIG = "config"  # ``config`` holds the full membership that takes effect when appended
 
 
+# The members again as plain module constants, for the hot path: in Python 3.11 ``Role.LEADER``
+# is looked up through ``EnumType.__getattr__``'s slow attribute path (~70 ns, against ~10 ns
+# for a global), and a replicated write tests roles and kinds a few dozen times.
+FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER = (
+    Role.FOLLOWER,
+    Role.PRE_CANDIDATE,
+    Role.CANDIDATE,
+    Role.LEADER,
+)
+NORMAL, NOOP, CONFIG = EntryKind.NORMAL, EntryKind.NOOP, EntryKind.CONFIG
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterConfig:
     """Membership: voters count toward quorums; learners only receive the log (thesis §4.2.1)."""

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.raft.quorum import VoteResult, committed_index, has_quorum, majority, vote_result
+from impl.raft.quorum import (
+    VoteResult,
+    committed_index,
+    has_quorum,
+    majority,
+    quorum_value,
+    vote_result,
+)
 from impl.raft.types import NodeId
 
 VOTERS = [NodeId(f"n{i}") for i in range(1, 8)]
@@ -65,6 +72,15 @@ def test_committed_index_matches_naive(voters: list[NodeId], match: dict[NodeId,
     """The sort-based commit index equals the brute-force majority search."""
     assert committed_index(voters, lambda v: match.get(v, 0)) == naive_committed_index(
         voters, match
+    )
+
+
+@given(st.lists(st.integers(0, 20), max_size=7))
+def test_quorum_value_matches_naive(values: list[int]) -> None:
+    """The list form the leader's commit rule uses equals the brute-force majority search."""
+    voters = VOTERS[: len(values)]
+    assert quorum_value(list(values)) == naive_committed_index(
+        voters, dict(zip(voters, values, strict=True))
     )
 
 

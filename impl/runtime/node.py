@@ -139,7 +139,7 @@ class Node(ClientRequests):
         self._commit_scheduled = False
         self._storage_closed = False
         self._hard_state_seq = 0  # number of the last write that changes term, vote or snapshot
-        self._state_changed = asyncio.Event()  # replaced (after being set) per apply batch
+        self._state_waiters: list[asyncio.Future[None]] = []  # woken by the next apply batch
         self._tasks: list[asyncio.Task[None]] = []
         self._last_seen: tuple[Role, int, str | None] | None = None
         self._commit_seen = -1
@@ -499,13 +499,15 @@ class Node(ClientRequests):
 
     def _after_apply(self) -> None:
         self.metrics.applied_index.set(self.applied_index)
-        ready = [(i, f) for i, f in self._read_points if i <= self.applied_index]
-        if ready:
+        if self._read_points:
+            ready = [(i, f) for i, f in self._read_points if i <= self.applied_index]
             self._read_points = [(i, f) for i, f in self._read_points if i > self.applied_index]
             for _, future in ready:
                 resolve(future, None)
-        changed, self._state_changed = self._state_changed, asyncio.Event()
-        changed.set()
+        if self._state_waiters:  # usually none: nothing is built per apply for nobody
+            waiters, self._state_waiters = self._state_waiters, []
+            for waiter in waiters:
+                resolve(waiter, None)
 
     def _maybe_snapshot(self) -> None:
         if self.applied_index - self.snapshot_index <= self.settings.snapshot_entries:

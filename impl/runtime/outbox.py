@@ -45,6 +45,8 @@ def merge_appends(messages: list[Message], *, max_entries: int, max_bytes: int) 
     heartbeat was created after every read it stands for. Otherwise only runs
     of continuing appends merge and everything keeps its order.
     """
+    if len(messages) == 1:
+        return messages  # the usual case at low load: nothing to merge
     if all(isinstance(m, AppendEntries) for m in messages):
         beats = [m for m in messages if isinstance(m, AppendEntries) and m.is_heartbeat]
         if beats:

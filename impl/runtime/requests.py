@@ -23,6 +23,7 @@ stops serving heartbeats and loses its leadership.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,7 +74,7 @@ class ClientRequests:
     _proposals: dict[int, Waiting]
     _reads: dict[int, Waiting]
     _read_points: list[tuple[int, asyncio.Future[None]]]
-    _state_changed: asyncio.Event
+    _state_waiters: list[asyncio.Future[None]]
 
     def _submit(self, event: Event) -> None:
         raise NotImplementedError
@@ -85,10 +86,16 @@ class ClientRequests:
 
     async def wait_state_changed(self, timeout_s: float) -> bool:
         """Wait for the next applied batch (or snapshot install); False on timeout."""
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self._state_waiters.append(waiter)
         try:
-            await asyncio.wait_for(self._state_changed.wait(), timeout_s)
+            await asyncio.wait_for(waiter, timeout_s)
         except TimeoutError:
             return False
+        finally:
+            if not waiter.done() or waiter.cancelled():  # timed out: not left to pile up
+                with contextlib.suppress(ValueError):
+                    self._state_waiters.remove(waiter)
         return True
 
     async def _wait_leader(self) -> str | None:

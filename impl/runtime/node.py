@@ -463,7 +463,7 @@ class Node(ClientRequests):
     # ------------------------------------------------------------------ applying
 
     def _apply(self, entries: tuple[Entry, ...]) -> None:
-        members_changed = False
+        members_changed = woke_clients = False
         for entry in entries:
             if entry.index <= self.applied_index:
                 continue  # Rule 4: never re-apply (a restart replays from the snapshot)
@@ -477,12 +477,19 @@ class Node(ClientRequests):
             self.applied_index = entry.index
             waiting = self._appended.pop(entry.index, None)
             if waiting is not None:
+                woke_clients = True
                 if waiting.term == entry.term:
                     resolve(waiting.future, result)
                 else:
                     fail(waiting.future, Unavailable("another leader's entry took its place"))
         if members_changed:
             self._refresh_addresses()
+        if woke_clients and not self._flush_scheduled:
+            # Queued behind the wake-ups of the clients just answered, so the proposals
+            # they make next are stepped in the same loop iteration, one earlier than a
+            # flush scheduled by their first _submit (a loop iteration per write at c=1).
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
         self._after_apply()
         self._maybe_snapshot()
 

@@ -77,21 +77,24 @@ def _entry_to_wire(entry: Entry) -> list[Any]:
     return [entry.term, entry.index, _KIND_TO_WIRE[entry.kind], entry.data, config]
 
 
-# The last batch encoded (Rule 4): the leader sends the same entries tuple (log.py caches
-# its slices) to each follower, so the second and later followers reuse its wire form. The
-# tuple is held, so ``is`` can never match a different batch that reused its address.
-_last_batch: tuple[tuple[Entry, ...], list[Any]] = ((), [])
+# The batches encoded lately, by the tuple's id (Rule 4): the leader sends the same entries
+# tuples (log.py caches its slices) to each follower, so the second and later followers
+# reuse their wire form. Each tuple is held while it is here, so its id cannot be reused
+# by another batch meanwhile; ``is`` checks it anyway.
+_BATCHES_MAX = 32
+_batches: dict[int, tuple[tuple[Entry, ...], list[Any]]] = {}
 
 
 def _entries_to_wire(entries: tuple[Entry, ...]) -> list[Any]:
-    global _last_batch
     if not entries:
         return []
-    batch, wire = _last_batch
-    if batch is entries:
-        return wire
+    cached = _batches.get(id(entries))
+    if cached is not None and cached[0] is entries:
+        return cached[1]
     wire = [_entry_to_wire(e) for e in entries]
-    _last_batch = (entries, wire)
+    if len(_batches) >= _BATCHES_MAX:
+        _batches.clear()
+    _batches[id(entries)] = (entries, wire)
     return wire
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from impl.raft.types import CONFIG, ClusterConfig, Entry, Index, Snapshot, Term
 
 EMPTY_CONFIG = ClusterConfig(voters=frozenset())
+_SLICES_MAX = 32
 
 
 class RaftLog:
@@ -32,7 +33,7 @@ class RaftLog:
         "_configs",
         "_entries",
         "_entries_view",
-        "_slice_cache",
+        "_slices",
         "last_index",
         "snapshot",
         "snapshot_index",
@@ -52,10 +53,10 @@ class RaftLog:
         self._base_config = snapshot.config if snapshot is not None else (bootstrap or EMPTY_CONFIG)
         self._entries: list[Entry] = []
         self._entries_view: tuple[Entry, ...] | None = None  # cached entries(), reset on change
-        # The last slice() and its arguments, reset on change: a leader broadcasting a batch
-        # asks for the same range once per follower, and the codec encodes a batch it sees
+        # slice() answers by arguments, emptied on change: a leader broadcasting new entries
+        # asks for the same ranges once per follower, and the codec encodes a batch it sees
         # again (the same tuple) only once.
-        self._slice_cache: tuple[int, int, int, int, tuple[Entry, ...]] | None = None
+        self._slices: dict[tuple[int, int, int, int], tuple[Entry, ...]] = {}
         self._configs: list[tuple[Index, ClusterConfig]] = []
         self.last_index: Index = self.snapshot_index  # kept equal to snapshot_index + len(_entries)
         self.append(tuple(entries))
@@ -93,15 +94,10 @@ class RaftLog:
 
     def slice(self, low: int, high: int, *, max_count: int, max_bytes: int) -> tuple[Entry, ...]:
         """Entries low..high inclusive, at most ``max_count`` and about ``max_bytes`` (>= 1 entry)."""
-        cache = self._slice_cache
-        if (
-            cache is not None
-            and cache[0] == low
-            and cache[1] == high
-            and cache[2] == max_count
-            and cache[3] == max_bytes
-        ):
-            return cache[4]
+        key = (low, high, max_count, max_bytes)
+        cached = self._slices.get(key)
+        if cached is not None:
+            return cached
         start = low - self.snapshot_index - 1
         stop = min(high - self.snapshot_index, start + max_count)
         assert start >= 0, f"entry {low} was compacted"
@@ -114,7 +110,9 @@ class RaftLog:
                     del batch[position:]
                     break
         result = tuple(batch)
-        self._slice_cache = (low, high, max_count, max_bytes, result)
+        if len(self._slices) >= _SLICES_MAX:
+            self._slices.clear()  # a bound, for a leader whose log does not change for long
+        self._slices[key] = result
         return result
 
     def between(self, low: int, high: int) -> tuple[Entry, ...]:
@@ -176,8 +174,14 @@ class RaftLog:
 
     # ------------------------------------------------------------------ mutation
 
+    def _changed(self) -> None:
+        """Drop what was cached from the entries: they changed."""
+        self._entries_view = None
+        if self._slices:
+            self._slices.clear()
+
     def append(self, entries: tuple[Entry, ...]) -> None:
-        self._entries_view = self._slice_cache = None
+        self._changed()
         expected = self.last_index + 1
         last_term = self.last_term
         for entry in entries:
@@ -194,7 +198,7 @@ class RaftLog:
     def truncate_from(self, index: int) -> None:
         """Drop every entry at or after ``index`` (Raft §5.3: a conflicting suffix)."""
         assert index > self.snapshot_index, f"cannot truncate into the snapshot at {index}"
-        self._entries_view = self._slice_cache = None
+        self._changed()
         del self._entries[index - self.snapshot_index - 1 :]
         self.last_index = Index(self.snapshot_index + len(self._entries))
         while self._configs and self._configs[-1][0] >= index:
@@ -204,7 +208,7 @@ class RaftLog:
         """Drop the prefix up to ``snapshot.index``, which this log holds."""
         assert self.snapshot_index < snapshot.index <= self.last_index
         assert self.term_at(snapshot.index) == snapshot.term
-        self._entries_view = self._slice_cache = None
+        self._changed()
         del self._entries[: snapshot.index - self.snapshot_index]
         self._base_config = snapshot.config
         self._configs = [(i, c) for i, c in self._configs if i > snapshot.index]
@@ -215,7 +219,7 @@ class RaftLog:
 
     def restore(self, snapshot: Snapshot) -> None:
         """Replace the whole log with ``snapshot`` (InstallSnapshot that we cannot reconcile)."""
-        self._entries_view = self._slice_cache = None
+        self._changed()
         self._entries.clear()
         self._configs.clear()
         self._base_config = snapshot.config

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from impl.errors import RemoteProtocolError
 from impl.raft.codec import _decode, _decode_fast, message_from_wire, message_to_wire
+from impl.raft.config import RaftConfig
 from impl.raft.effects import Send
 from impl.raft.events import Propose, ProposeBatch, Received
 from impl.raft.messages import AppendEntries, AppendEntriesResponse, Message
+from impl.raft.node import RaftNode
 from impl.raft.types import Entry, EntryKind, Index, NodeId, Term
 
 from .helpers import N1, N2, N3, make_leader, make_node
@@ -141,11 +143,11 @@ def test_a_batch_sent_to_every_follower_is_encoded_once() -> None:
     assert third[6] is not first[6] and third[6] == first[6]
 
 
-def test_a_leader_broadcasts_one_batch_tuple_to_every_follower() -> None:
-    """log.py caches its last slice, so followers at the same place share one entries tuple."""
-    leader = make_node(N1)
+def _replicating_leader(config: RaftConfig | None = None) -> RaftNode:
+    """A leader whose two followers acknowledged its NOOP: both REPLICATE, at the same place."""
+    leader = make_node(N1, config=config)
     make_leader(leader)
-    for follower in (N2, N3):  # both acknowledge the NOOP: REPLICATE, at the same place
+    for follower in (N2, N3):
         leader.step(
             Received(
                 message=AppendEntriesResponse(
@@ -157,6 +159,12 @@ def test_a_leader_broadcasts_one_batch_tuple_to_every_follower() -> None:
                 )
             )
         )
+    return leader
+
+
+def test_a_leader_broadcasts_one_batch_tuple_to_every_follower() -> None:
+    """log.py caches its slices, so followers at the same place share one entries tuple."""
+    leader = _replicating_leader()
     for effects in (
         leader.step(Propose(request_id=1, data=b"x")),
         leader.step(ProposeBatch(proposals=(Propose(request_id=2, data=b"y"),) * 2)),
@@ -165,3 +173,17 @@ def test_a_leader_broadcasts_one_batch_tuple_to_every_follower() -> None:
         assert len(appends) == 2
         assert isinstance(appends[0], AppendEntries) and isinstance(appends[1], AppendEntries)
         assert appends[0].entries is appends[1].entries
+
+
+def test_a_broadcast_of_several_batches_is_encoded_once_per_batch() -> None:
+    """Encoded follower by follower (as the runtime does), each batch's entries are built once."""
+    leader = _replicating_leader(RaftConfig(max_entries_per_append=2))
+    proposals = tuple(Propose(request_id=i, data=bytes([i])) for i in range(5))
+    effects = leader.step(ProposeBatch(proposals=proposals))
+    by_peer: dict[NodeId, list[list[Any]]] = {N2: [], N3: []}
+    for effect in effects:
+        if isinstance(effect, Send):
+            by_peer[effect.to].append(message_to_wire(effect.message))
+    assert [len(w[6]) for w in by_peer[N2]] == [2, 2, 1]
+    for to_n2, to_n3 in zip(by_peer[N2], by_peer[N3], strict=True):
+        assert to_n2[6] is to_n3[6]

@@ -16,8 +16,9 @@ the socket's ``data_received``):
    the socket produced, with no intermediate buffer.
 2. Bytes are buffered only for a frame that straddles reads, and the buffer is
    not decoded again until the frame it waits for can be complete
-   (``_needed_bytes``), so a large frame arriving in many reads costs one copy,
-   not one per read.
+   (``_needed_bytes``): a large frame arriving in many reads is appended to
+   the buffer read by read and taken out once, not re-copied or re-parsed on
+   every read.
 3. An oversized length is refused as soon as its header is in, before any of
    its payload is buffered.
 

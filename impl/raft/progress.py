@@ -62,7 +62,7 @@ class Inflights:
         return len(self._last_indexes) >= self.capacity
 
     def add(self, last_index: int) -> None:
-        assert not self.full, "sent an append through a full in-flight window"
+        assert len(self._last_indexes) < self.capacity, "sent an append through a full window"
         assert not self._last_indexes or self._last_indexes[-1] < last_index, (
             "in-flight batches must be sent in index order"
         )

@@ -377,7 +377,8 @@ class Replication(NodeState):
         self._append_new_entries(entries)
         match_index = Index(prev_index + len(entries))
         # Raft Figure 2: commitIndex = min(leaderCommit, index of last new entry).
-        self._commit_to(Index(min(request.leader_commit, match_index)))
+        leader_commit = request.leader_commit
+        self._commit_to(leader_commit if leader_commit < match_index else match_index)
         self._respond_append(request, success=True, match_index=match_index)
 
     def _append_new_entries(self, entries: tuple[Entry, ...]) -> None:

@@ -35,10 +35,11 @@ import contextlib
 import fcntl
 import functools
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -488,7 +489,9 @@ class AsyncStorage:
         self.store = store
         self._loop = loop  # the loop ``submit`` calls back on; None: the running one
         self._checkpointer = WalCheckpointer(store.path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._work, name="sqlite-writer", daemon=True)
+        self._writer.start()
         self._on_commit = on_commit
         self._recent_s = float("inf")  # recent commit time; unknown until the first commit
 
@@ -510,7 +513,7 @@ class AsyncStorage:
                 outcome = error
             loop.call_soon_threadsafe(done, outcome)
 
-        self._executor.submit(commit)
+        self._jobs.put(commit)  # no Future, no executor bookkeeping: this is every commit
 
     def write_now(self, writes: Sequence[StorageWrite]) -> float | None:
         """Commit ``writes`` on this thread if that needs no disk wait; else None (no-op)."""
@@ -536,6 +539,21 @@ class AsyncStorage:
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._checkpointer.close)
-        await loop.run_in_executor(self._executor, self.store.close)
-        self._executor.shutdown(wait=True)
+        closed: asyncio.Future[None] = loop.create_future()
+
+        def close_on_writer() -> None:
+            try:
+                self._checkpointer.close()
+                self.store.close()
+            finally:
+                loop.call_soon_threadsafe(closed.set_result, None)
+
+        self._jobs.put(close_on_writer)  # after every commit already handed over
+        self._jobs.put(None)
+        await closed
+        await asyncio.to_thread(self._writer.join)
+
+    def _work(self) -> None:
+        """The writer thread: run handed-over jobs in order until told to stop (None)."""
+        while (job := self._jobs.get()) is not None:
+            job()

@@ -13,6 +13,8 @@ Rules:
   Rule 2. Nothing at or before ``snapshot_index`` is held as an entry.
   Rule 3. This module never decides *whether* to truncate or compact: node.py
           does, and asserts the reason (committed entries are never removed).
+  Rule 4. What is cached from the entries (``entries()``, ``slice()``) is
+          dropped by every change to them (``_changed``).
 """
 
 from __future__ import annotations

@@ -29,8 +29,7 @@ def majority(voter_count: int) -> int:
 def committed_index(voters: Collection[NodeId], match_index: Callable[[NodeId], int]) -> Index:
     """The highest index acknowledged by a majority of ``voters`` (0 with no voters).
 
-    Sorting descending, the value at position ``len // 2`` is held by that many
-    voters plus itself: ``len // 2 + 1``, a majority.
+    ``quorum_value`` of the voters' match indexes, which says why that is a majority.
     """
     return quorum_value([match_index(v) for v in voters])
 

@@ -27,7 +27,7 @@ from impl.raft.types import (
     Snapshot,
     Term,
 )
-from impl.runtime.storage import DB_NAME, AsyncStorage, SqliteStore
+from impl.runtime.storage import DB_NAME, TRIM_ROWS_MIN, AsyncStorage, SqliteStore
 
 CONFIG = ClusterConfig(voters=frozenset({NodeId("n1"), NodeId("n2"), NodeId("n3")}))
 
@@ -304,3 +304,34 @@ def test_a_second_store_on_a_directory_in_use_is_refused(tmp_path: Path) -> None
     finally:
         first.close()
     SqliteStore.open(tmp_path, cluster_id="c", node_id="n1").close()  # free again once closed
+
+
+def test_compaction_deletes_the_covered_prefix_a_chunk_per_later_commit(tmp_path: Path) -> None:
+    """The snapshot's commit deletes no log rows (that was a 30-40 ms stall at 10,000 x 1 KiB);
+    the following commits delete them, faster than they append, while every load in between
+    already sees only the entries after the snapshot, also after a reopen."""
+    store = _open(tmp_path)
+    store.write_batch([Persist(hard_state=HardState(term=Term(1)), entries=_entries(1, 1000, 1))])
+    snapshot = Snapshot(index=Index(900), term=Term(1), config=CONFIG, data=b"image")
+    store.write_batch([PersistSnapshot(snapshot=snapshot, discard_log=False)])
+
+    def dead_rows() -> int:
+        return int(store._db.execute("SELECT COUNT(*) FROM log WHERE idx <= 900").fetchone()[0])
+
+    assert dead_rows() == 900
+    assert store.load().entries == _entries(901, 1000, 1)
+    index, commits = 1001, 0
+    while dead_rows():
+        store.write_batch([Persist(hard_state=None, entries=_entries(index, index, 1))])
+        index, commits = index + 1, commits + 1
+        assert store.load().entries == _entries(901, index - 1, 1)
+        if commits == 3:  # a reopen mid-way resumes the deletion where it stands
+            store.close()
+            store = _open(tmp_path)
+    assert commits <= 900 // TRIM_ROWS_MIN + 1
+    later = Snapshot(index=Index(index + 5), term=Term(1), config=CONFIG, data=b"newer")
+    store.write_batch([PersistSnapshot(snapshot=later, discard_log=True)])
+    assert (store.load().snapshot, store.load().entries) == (later, ())
+    store.write_batch([Persist(hard_state=None, entries=_entries(index + 6, index + 6, 1))])
+    assert store.load().entries == _entries(index + 6, index + 6, 1)
+    store.close()

@@ -78,8 +78,12 @@ StorageWrite = Persist | PersistSnapshot
 INSERT_ROWS_MAX = 256  # log rows per INSERT statement (5 parameters each)
 TRIM_ROWS_MIN = 64  # compacted log rows deleted per commit, at least (see ``_trim_bound``)
 INLINE_MAX_WRITES = 4  # without fsync, batches this small commit on the event loop
-INLINE_MAX_ENTRIES = 16
-INLINE_MAX_BYTES = 16 * 1024
+# One full AppendEntries (64 entries, RaftConfig.max_entries_per_append) of 1 KiB commands
+# commits faster on the loop than through the writer thread's two hand-offs: at c=32 with
+# 1 KiB payloads (a 32 KiB batch) raising these from 16 entries / 16 KiB took fsync-off
+# replication from 16.8k to 20.7-22.2k writes/s (interleaved A/B), c=512 and 8192 unchanged.
+INLINE_MAX_ENTRIES = 64
+INLINE_MAX_BYTES = 128 * 1024
 INLINE_MAX_SECONDS = 0.002  # ... while recent commits took less than this
 
 

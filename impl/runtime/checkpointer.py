@@ -42,12 +42,15 @@ IDLE_CHECKPOINT_S = 1.0
 class WalCheckpointer:
     """A daemon thread with its own connection that checkpoints the WAL of ``path``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
         self.checkpoints = 0  # completed checkpoint calls, for tests and curiosity
         self._commits = 0  # commits since the last checkpoint (writer: +1, this thread: reset)
         self._stop = threading.Event()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # The writer's setting: with fsync off (benchmarks only) a checkpoint syncs nothing
+        # either, as the writer's own checkpoint did before this thread took them over.
+        self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'OFF'}")
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 

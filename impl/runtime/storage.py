@@ -528,7 +528,7 @@ class AsyncStorage:
     ) -> None:
         self.store = store
         self._loop = loop  # the loop ``submit`` calls back on; None: the running one
-        self._checkpointer = WalCheckpointer(store.path)
+        self._checkpointer = WalCheckpointer(store.path, fsync=store.fsync)
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._work, name="sqlite-writer", daemon=True)
         self._writer.start()

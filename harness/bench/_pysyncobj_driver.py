@@ -58,5 +58,5 @@ def run_pysyncobj(plan: list[dict[str, Any]], *, batch: bool) -> list[dict[str, 
         )
         results = list(json.loads(out_file.read_text()))
         for row in results:
-            row["divergence_warnings_whole_run"] = warnings
+            row["divergence_warnings"] = warnings
         return results

@@ -33,6 +33,7 @@ from typing import Any
 from harness.bench._cluster import quantile_ms
 from impl.runtime.config import load_settings
 from impl.runtime.eventloop import loop_factory
+from impl.runtime.gc_tuning import tune_garbage_collector
 from impl.runtime.node import Node
 from impl.runtime.requests import Overloaded
 
@@ -142,6 +143,7 @@ async def run_case(
 async def main_async(plan_file: Path, out_file: Path) -> None:
     node = Node(load_settings([]))
     await node.start()
+    tune_garbage_collector()  # as impl.runtime's main does once the node is up
     try:
         deadline = time.monotonic() + 30
         while node.raft.leader_id is None and time.monotonic() < deadline:

@@ -66,11 +66,11 @@ class VotesBeforePersisting(RaftNode):
 
     __slots__ = ()
 
-    def _send(self, message: Message) -> None:
+    def _send(self, message: Message, *, overtakes_log_writes: bool = False) -> None:
         if isinstance(message, RequestVoteResponse) and not message.pre_vote:
             self._early.append(Send(to=message.to_id, message=message))
             return
-        super()._send(message)
+        super()._send(message, overtakes_log_writes=overtakes_log_writes)
 
 
 class ReadsWithoutReadIndex(RaftNode):

@@ -114,6 +114,8 @@ def run() -> list[dict[str, Any]]:
     between the two halves of every ratio the targets are judged on.
     """
     have_pysyncobj = importlib.util.find_spec("pysyncobj") is not None
+    if have_pysyncobj:
+        from harness.bench._pysyncobj_driver import run_pysyncobj
     by_system: dict[str, list[dict[str, Any]]] = {}
     for case in _plan():
         for fsync in (True, False):
@@ -121,8 +123,6 @@ def run() -> list[dict[str, Any]]:
             by_system.setdefault(system, []).extend(run_sinkron([case], fsync=fsync))
         if not have_pysyncobj:
             continue
-        from harness.bench._pysyncobj_driver import run_pysyncobj
-
         for batch in (False, True):
             system = f"pysyncobj journal{' batched' if batch else ''}"
             by_system.setdefault(system, []).extend(run_pysyncobj([case], batch=batch))
@@ -168,8 +168,8 @@ _NOTES = """\
 Command: `flock /tmp/sinkron-bench.lock harness bench replication` (4 s per case after a
 1 s warm-up, each case on a fresh 3-process cluster of each system, the systems back to
 back per case). Compare within the table: this VM's speed drifts by tens of percent
-between runs, and a ratio near a threshold is not decided by one run. The fsync floor at c=1, earlier runs and what each
-change bought are in [replication-notes.md](replication-notes.md).
+between runs, and a ratio near a threshold is not decided by one run. Earlier runs and
+what each change bought are in [replication-notes.md](replication-notes.md).
 
 - Sinkron's leader admits at most `SINKRON_MAX_INFLIGHT_PROPOSALS` (1024) unapplied
   proposals; at c=8192 the rest are refused (`Overloaded`) and retried in FIFO turns

@@ -74,6 +74,10 @@ def decode_payload(payload: bytes) -> Any:
         raise RemoteProtocolError(f"frame payload is not msgpack: {error}") from error
 
 
+def _too_large(length: int, max_frame_bytes: int) -> FrameTooLargeError:
+    return FrameTooLargeError(f"frame of {length} bytes exceeds the {max_frame_bytes}-byte limit")
+
+
 def take_frame_payload(buffer: bytearray, *, max_frame_bytes: int) -> bytes | None:
     """Remove the first frame from ``buffer`` and return its payload; None if incomplete.
 
@@ -84,9 +88,7 @@ def take_frame_payload(buffer: bytearray, *, max_frame_bytes: int) -> bytes | No
         return None
     (length,) = _unpack_header_from(buffer, 0)
     if length > max_frame_bytes:
-        raise FrameTooLargeError(
-            f"frame of {length} bytes exceeds the {max_frame_bytes}-byte limit"
-        )
+        raise _too_large(length, max_frame_bytes)
     end = _HEADER_SIZE + length
     if len(buffer) < end:
         return None
@@ -157,9 +159,7 @@ class FrameDecoder:
         while size - position >= _HEADER_SIZE:
             (length,) = _unpack_header_from(data, position)
             if length > max_frame_bytes:
-                raise FrameTooLargeError(
-                    f"frame of {length} bytes exceeds the {max_frame_bytes}-byte limit"
-                )
+                raise _too_large(length, max_frame_bytes)
             start = position + _HEADER_SIZE
             end = start + length
             if end > size:

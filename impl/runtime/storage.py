@@ -170,11 +170,15 @@ def _lock_directory(data_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
         os.close(fd)
-        raise StorageError(
-            f"{data_dir / DB_NAME}: database is in use by another process (is a node "
-            "already running on this data directory?); refusing to start"
-        ) from error
+        raise _in_use(data_dir / DB_NAME) from error
     return fd
+
+
+def _in_use(path: Path) -> StorageError:
+    return StorageError(
+        f"{path}: database is in use by another process (is a node already running on "
+        "this data directory?); refusing to start"
+    )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -273,10 +277,7 @@ class SqliteStore:
                 raise
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-                raise StorageError(
-                    f"{path}: database is in use by another process (is a node already "
-                    "running on this data directory?); refusing to start"
-                ) from error
+                raise _in_use(path) from error  # another program (not a node) holds it
             raise StorageError(
                 f"{path}: database is damaged ({error}); refusing to start"
             ) from error
@@ -392,7 +393,11 @@ class SqliteStore:
         db = self._db
         last_index = self._stored_last_index()
         appended = _plain_append(writes, last_index)
-        trim = self._trim_bound(len(appended) if appended is not None else len(writes))
+        trim = self._trim_bound(
+            len(appended)
+            if appended is not None
+            else sum(len(w.entries) for w in writes if isinstance(w, Persist))
+        )
         if appended is not None and trim is None:
             # One INSERT in autocommit mode is its own transaction, committed (and, with
             # synchronous=FULL, fsynced) like BEGIN ... COMMIT, for a third of the calls.

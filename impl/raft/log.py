@@ -113,7 +113,9 @@ class RaftLog:
                     break
         result = tuple(batch)
         if len(self._slices) >= _SLICES_MAX:
-            self._slices.clear()  # a bound, for a leader whose log does not change for long
+            # A bound, for a leader whose log does not change for long. The oldest goes,
+            # not all: a slice just made for one follower stays for the next.
+            del self._slices[next(iter(self._slices))]
         self._slices[key] = result
         return result
 

@@ -187,3 +187,21 @@ def test_a_broadcast_of_several_batches_is_encoded_once_per_batch() -> None:
     assert [len(w[6]) for w in by_peer[N2]] == [2, 2, 1]
     for to_n2, to_n3 in zip(by_peer[N2], by_peer[N3], strict=True):
         assert to_n2[6] is to_n3[6]
+
+
+def test_a_full_encoding_cache_keeps_the_batch_it_just_encoded() -> None:
+    """With the cache one short of its bound, the broadcast is still encoded once per batch:
+    a full cache drops its oldest batch, not the one the next follower is about to send."""
+    for index in range(1, 32):  # unrelated batches, encoded earlier
+        message_to_wire(
+            AppendEntries(
+                from_id=N1,
+                to_id=N2,
+                term=Term(1),
+                prev_log_index=Index(index - 1),
+                prev_log_term=Term(1),
+                entries=(Entry(term=Term(1), index=Index(index), data=b""),),
+                leader_commit=Index(0),
+            )
+        )
+    test_a_broadcast_of_several_batches_is_encoded_once_per_batch()

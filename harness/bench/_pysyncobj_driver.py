@@ -5,10 +5,12 @@ Bench env only (``pip install .[bench]``); never imported by the product.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +38,12 @@ def run_pysyncobj(plan: list[dict[str, Any]], *, batch: bool) -> list[dict[str, 
             log = open(workdir / f"node{number}.log", "wb")  # noqa: SIM115 - closed below
             processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
             logs.append(log)
-        budget = 60 + sum(case["seconds"] + 5 for case in plan)
+        budget = 60 + sum(case["seconds"] + 15 for case in plan)
+        deadline = time.monotonic() + budget
         try:
             for process in processes:
-                process.wait(timeout=budget)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=max(0.0, deadline - time.monotonic()))
         finally:
             for process in processes:
                 if process.poll() is None:
@@ -47,7 +51,13 @@ def run_pysyncobj(plan: list[dict[str, Any]], *, batch: bool) -> list[dict[str, 
             for log in logs:
                 log.close()
         if not out_file.exists():
-            raise RuntimeError("PySyncObj cluster produced no results (no leader elected?)")
+            # One lost case must not cost a benchmark of many minutes: say so in the
+            # table (the round is left out of the medians) and put the logs on stderr.
+            for number in range(len(addresses)):
+                tail = (workdir / f"node{number}.log").read_text(errors="replace")[-1500:]
+                print(f"--- pysyncobj node{number} (no results)\n{tail}", file=sys.stderr)
+            note = f"not measured: PySyncObj gave no results within {budget:.0f} s"
+            return [{**case, "note": note} for case in plan]
         # PySyncObj warns when a follower truncates entries it already applied ("state
         # machine may have diverged"); we count those lines rather than hide them.
         warnings = sum(

@@ -22,6 +22,10 @@ from pysyncobj import SyncObj, SyncObjConf, replicated
 
 from harness.bench._cluster import quantile_ms
 
+# A client slot free for this long means the cluster stopped answering: end the case
+# (with a note) rather than wait forever; the driver's budget would kill the whole run.
+STALL_S = 5.0
+
 
 class BenchObject(SyncObj):
     def __init__(self, self_address: str, partners: list[str], conf: SyncObjConf) -> None:
@@ -57,15 +61,20 @@ def run_case(
 
         node.apply_payload(payload, callback=done)
 
+    stalled = False
     warmup_end = time.perf_counter() + min(1.0, seconds / 4)
     while time.perf_counter() < warmup_end:
-        slots.acquire()
+        if not slots.acquire(timeout=STALL_S):
+            stalled = True
+            break
         submit()
     measuring[0] = True
     begin, cpu_begin = time.perf_counter(), time.process_time()
     end = begin + seconds
-    while time.perf_counter() < end:
-        slots.acquire()
+    while not stalled and time.perf_counter() < end:
+        if not slots.acquire(timeout=STALL_S):
+            stalled = True  # the measurement keeps the stall: it is what the system did
+            break
         submit()
     with lock:
         measuring[0] = False
@@ -73,14 +82,18 @@ def run_case(
         elapsed = time.perf_counter() - begin
         cpu = time.process_time() - cpu_begin
         snapshot = list(latencies)
-    for _ in range(concurrency):  # drain
-        slots.acquire(timeout=5)
+    drained_by = time.monotonic() + STALL_S
+    for _ in range(concurrency):  # drain, for at most STALL_S in all
+        if not slots.acquire(timeout=max(0.0, drained_by - time.monotonic())):
+            break
+    stall = {"note": f"stalled: no reply for {STALL_S:.0f} s"} if stalled else {}
     return {
         "ops_per_s": done_count / elapsed,
         "p50_ms": quantile_ms(snapshot, 0.50),
         "p99_ms": quantile_ms(snapshot, 0.99),
         "failures": failures[0],
         "leader_cpu_us_per_op": cpu / done_count * 1e6 if done_count else float("nan"),
+        **stall,
     }
 
 

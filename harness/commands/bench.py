@@ -4,7 +4,8 @@ Speed and memory targets live here, never in timed unit tests. Each module
 ``harness/bench/<name>.py`` defines ``run() -> list[dict]`` (one row per case,
 same keys in every row), optionally ``TITLE``, and optionally
 ``summary(rows) -> str``: markdown printed and written after the table (for
-example which targets the rows met).
+example which targets the rows met). A row's keys starting with ``_`` (raw
+per-round data, say) are written to the JSON but left out of the table.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def write_bench_files(
     (out / f"{name}.json").write_text(json.dumps({"measured": stamp, "rows": rows}, indent=1))
 
 
+def printed(rows: list[dict]) -> list[dict]:
+    """The rows as the table shows them: keys starting with ``_`` go to the JSON only."""
+    return [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+
+
 def main(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
@@ -59,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
         title = getattr(module, "TITLE", name)
         print(f"== {title}", flush=True)
         rows = module.run()
-        table = tabulate(rows, headers="keys", tablefmt="github", floatfmt=".3g")
+        table = tabulate(printed(rows), headers="keys", tablefmt="github", floatfmt=".3g")
         print(table, flush=True)
         summarize = getattr(module, "summary", None)
         summary = summarize(rows) if summarize is not None else ""

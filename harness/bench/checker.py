@@ -247,6 +247,10 @@ def targets_section(rows: list[dict[str, Any]]) -> str:
         verdict = "met by all" if not missed else f"NOT met by {', '.join(missed)}"
         worst = max((r["seconds"] or math.inf) for r in mine)
         lines.append(f"- shape {shape}: {text}. {len(mine)} rows, slowest {worst:g} s: {verdict}.")
+    lines += [
+        "",
+        "Notes that outlive one run (A/B figures, limits): [checker-notes.md](checker-notes.md).",
+    ]
     return "\n".join(lines) + "\n"
 
 

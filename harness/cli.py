@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 SUBCOMMANDS: dict[str, str] = {
@@ -47,6 +48,17 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, a CI job's timeout) ends a command the way Ctrl-C does.
+
+    Raising SIGINT runs whatever handles Ctrl-C at that moment (asyncio's runner
+    cancels the main task, so every ``finally`` runs: nodes stopped, the run's
+    record written; otherwise KeyboardInterrupt), and ``main`` exits 2. A command
+    that handles SIGTERM itself (``cluster up``) installs its own handler later.
+    """
+    signal.raise_signal(signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((arg for arg in argv if not arg.startswith("-")), None)
@@ -58,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     module = importlib.import_module(f"harness.commands.{args.command}")
+    signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     try:
         return int(module.main(args))
     except KeyboardInterrupt:

@@ -40,6 +40,7 @@ import aiohttp
 
 from harness.client.errors import OperationFailed, OutcomeUnknown, Unavailable
 from harness.client.locks import LocksMixin
+from harness.client.paths import segment
 
 
 class _NotSent(Exception):
@@ -144,7 +145,7 @@ class AsyncClient(LocksMixin):
             OutcomeUnknown: the read timed out (a read changes nothing, so a
                 harness may record it as ``fail``).
         """
-        return (await self.request("GET", f"/kv/{key}"))["value"]
+        return (await self.request("GET", f"/kv/{segment(key)}"))["value"]
 
     async def put(self, key: str, value: Any) -> Any:
         """Write ``value``; returns the stored value.
@@ -153,7 +154,7 @@ class AsyncClient(LocksMixin):
             OperationFailed: definitely not applied (``unavailable``, 400).
             OutcomeUnknown: may have been applied.
         """
-        return (await self.request("PUT", f"/kv/{key}", {"value": value}))["value"]
+        return (await self.request("PUT", f"/kv/{segment(key)}", {"value": value}))["value"]
 
     async def cas(self, key: str, expected: Any, value: Any) -> Any:
         """Set ``key`` to ``value`` if it holds ``expected``; returns the new value.
@@ -164,7 +165,7 @@ class AsyncClient(LocksMixin):
             OutcomeUnknown: may have been applied.
         """
         body = {"expected": expected, "value": value}
-        return (await self.request("POST", f"/kv/{key}/cas", body))["value"]
+        return (await self.request("POST", f"/kv/{segment(key)}/cas", body))["value"]
 
     # ---- node information ---------------------------------------------------------
 

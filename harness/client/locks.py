@@ -28,6 +28,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness.client.errors import ClientError, OperationFailed
+from harness.client.paths import segment
 
 if TYPE_CHECKING:
     from harness.client.async_client import AsyncClient
@@ -62,34 +63,39 @@ class LocksMixin:
         """
         body = {"owner": owner, "mode": mode, "ttl_ms": ttl_ms, "wait_ms": wait_ms}
         timeout_s = self.timeout_s + wait_ms / 1000
-        return dict(await self.request("POST", f"/locks/{name}/acquire", body, timeout_s=timeout_s))
+        return dict(
+            await self.request("POST", f"/locks/{segment(name)}/acquire", body, timeout_s=timeout_s)
+        )
 
     async def release_lock(self: Any, name: str, owner: str, token: int) -> None:
         """Release a grant. Raises OperationFailed("not-held") for a stale token."""
-        await self.request("POST", f"/locks/{name}/release", {"owner": owner, "token": token})
+        await self.request(
+            "POST", f"/locks/{segment(name)}/release", {"owner": owner, "token": token}
+        )
 
     async def keepalive_lock(self: Any, name: str, owner: str, token: int) -> int:
         """Extend a lease; returns the new expires_at_ms. Raises OperationFailed("not-held")."""
         reply = await self.request(
-            "POST", f"/locks/{name}/keepalive", {"owner": owner, "token": token}
+            "POST", f"/locks/{segment(name)}/keepalive", {"owner": owner, "token": token}
         )
         return int(reply["expires_at_ms"])
 
     async def lock_state(self: Any, name: str) -> dict[str, Any]:
         """{"holders": [...], "waiters": [...]} (a linearizable read)."""
-        return dict(await self.request("GET", f"/locks/{name}"))
+        return dict(await self.request("GET", f"/locks/{segment(name)}"))
 
     async def fenced_write(self: Any, key: str, value: Any, token: int) -> None:
         """Write through the fenced register. Raises OperationFailed("fenced") for a stale token."""
-        await self.request("PUT", f"/fenced/{key}", {"value": value, "token": token})
+        await self.request("PUT", f"/fenced/{segment(key)}", {"value": value, "token": token})
 
     async def fenced_read(self: Any, key: str, token: int) -> Any:
         """Read with a token (raises the key's fence). Raises OperationFailed("fenced" | "not-found")."""
-        return (await self.request("POST", f"/fenced/{key}/read", {"token": token}))["value"]
+        reply = await self.request("POST", f"/fenced/{segment(key)}/read", {"token": token})
+        return reply["value"]
 
     async def fenced_get(self: Any, key: str) -> Any:
         """Observe a fenced key without a token. Raises OperationFailed("not-found")."""
-        return (await self.request("GET", f"/fenced/{key}"))["value"]
+        return (await self.request("GET", f"/fenced/{segment(key)}"))["value"]
 
     def lock(
         self: Any,

@@ -39,9 +39,7 @@ def _workload_option(text: str) -> tuple[str, Any]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workload", default="kv", help="kv | lock | fenced | queue | cache (default kv)"
-    )
+    parser.add_argument("--workload", default="kv", help="kv | lock | fenced (default kv)")
     parser.add_argument(
         "--nemesis",
         default="none",

@@ -32,6 +32,13 @@ async def serve(settings: Settings) -> int:
     except StorageError as error:
         log.error("refusing to start: %s", error)
         return 1
+    except OSError as error:  # the peer listener: the port is taken or the host is not ours
+        log.error(
+            "cannot listen for peers on %s:%d: %s", settings.peer_host, settings.peer_port, error
+        )
+        with contextlib.suppress(Exception):
+            await node.stop()
+        return 1
     server = HttpServer(build_app(node))
     try:
         http_port = await server.start(settings.http_host, settings.http_port)

@@ -497,8 +497,19 @@ class Node(ClientRequests):
         try:
             command = decode_command(entry.data)
         except RemoteProtocolError as error:
-            log.error("entry %d is not a command: %s", entry.index, error)
-            return {"ok": False, "error": "bad-entry", "message": str(error)}, ""
+            # Only encode_command writes NORMAL entries, so this one is damaged (SQLite keeps
+            # no checksum of a blob's bytes) or another version's. Applying past it would
+            # leave this replica's services silently unlike the others': crash-stop instead.
+            log.critical(
+                "entry %d of the replicated log cannot be applied (%s): it was damaged on "
+                "disk (in %s, or on the leader it came from) or written by another version; "
+                "stopping",
+                entry.index,
+                error,
+                self.settings.data_dir,
+            )
+            logging.shutdown()
+            os._exit(70)
         machine = self.services.get(command.service)
         if machine is None:
             return {"ok": False, "error": "unknown-service", "message": command.service}, ""

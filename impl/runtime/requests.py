@@ -84,6 +84,10 @@ class ClientRequests:
     def is_leader(self) -> bool:
         return self.raft.role is Role.LEADER
 
+    def leader_hint(self) -> str | None:
+        """The leader this node knows of (None during an election), for a refusal to name."""
+        return self.raft.leader_id
+
     async def wait_state_changed(self, timeout_s: float) -> bool:
         """Wait for the next applied batch (or snapshot install); False on timeout."""
         waiter: asyncio.Future[None] = self.loop.create_future()

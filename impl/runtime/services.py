@@ -58,6 +58,10 @@ class ServiceHost(Protocol):
 
     def is_leader(self) -> bool: ...
 
+    def leader_hint(self) -> str | None:
+        """The leader this node knows of, or None: what a follower's 503 names."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceSpec:

@@ -177,7 +177,7 @@ def _lock_directory(data_dir: Path) -> int:
 def _in_use(path: Path) -> StorageError:
     return StorageError(
         f"{path}: database is in use by another process (is a node already running on "
-        "this data directory?); refusing to start"
+        "this data directory?)"
     )
 
 
@@ -264,7 +264,7 @@ class SqliteStore:
                 if (data_dir / leftover).exists():
                     raise StorageError(
                         f"{data_dir / leftover}: a journal exists but {path} is missing; "
-                        "the data directory is damaged, refusing to start empty"
+                        "the data directory is damaged (starting empty would forget what it held)"
                     )
             _initialise(path, cluster_id=cluster_id, node_id=node_id)
         try:
@@ -278,9 +278,7 @@ class SqliteStore:
         except sqlite3.DatabaseError as error:
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
                 raise _in_use(path) from error  # another program (not a node) holds it
-            raise StorageError(
-                f"{path}: database is damaged ({error}); refusing to start"
-            ) from error
+            raise StorageError(f"{path}: database is damaged ({error})") from error
         return store
 
     def _verify(self, *, cluster_id: str, node_id: str) -> None:
@@ -293,8 +291,7 @@ class SqliteStore:
         missing = {"meta", "hard_state", "log", "snapshot"} - tables
         if missing:
             raise StorageError(
-                f"{self.path}: not a Sinkron database (missing tables {sorted(missing)}); "
-                "refusing to start"
+                f"{self.path}: not a Sinkron database (missing tables {sorted(missing)})"
             )
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("schema_version") != SCHEMA_VERSION:
@@ -369,7 +366,7 @@ class SqliteStore:
             if entry.index != expected_index:
                 raise StorageError(
                     f"{self.path}: log is not contiguous after the snapshot: expected index "
-                    f"{expected_index}, found {entry.index}; refusing to start"
+                    f"{expected_index}, found {entry.index}"
                 )
             if entry.term < previous_term:
                 raise StorageError(f"{self.path}: log term goes backwards at index {entry.index}")

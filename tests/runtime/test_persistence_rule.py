@@ -18,6 +18,7 @@ from impl.raft.messages import AppendEntries, AppendEntriesResponse, RequestVote
 from impl.raft.types import Entry, HardState, Index, NodeId, Role, Term
 from impl.runtime.config import collect_raw, validate
 from impl.runtime.node import Node
+from impl.statemachine import Command, encode_command
 
 
 class ScriptedRaft:
@@ -73,7 +74,10 @@ class RecordingTransport:
 
 
 def _entry(index: int) -> Entry:
-    return Entry(term=Term(1), index=Index(index))
+    # A real command: the node stops on an entry that is not one (a damaged log).
+    op = {"f": "write", "key": "k", "value": index}
+    data = encode_command(Command(service="kv", op=op, stamp_ms=0))
+    return Entry(term=Term(1), index=Index(index), data=data)
 
 
 def _response(match: int) -> Send:

@@ -59,9 +59,7 @@ def _membership(host: ServiceHost) -> tuple[frozenset[str], frozenset[str]]:
 
 def _must_lead(host: ServiceHost) -> None:
     if not host.is_leader():
-        raise Unavailable(
-            "membership changes run on the leader", leader=getattr(host, "leader_id", None)
-        )
+        raise Unavailable("membership changes run on the leader", leader=host.leader_hint())
 
 
 def _unknown(node: str) -> Response:

@@ -1,4 +1,5 @@
-"""Audit regressions for the node runtime found by trying the documented behaviour for real."""
+"""What a node refuses, and how: a taken peer port, a follower asked for a membership change,
+a damaged log entry (each found by trying the documented behaviour for real)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.runtime.cluster import ROOT, LocalCluster, http
 
 
-@pytest.mark.xfail(
-    strict=True, reason="audit: peer bind error escapes serve() (impl/runtime/__main__.py)"
-)
 def test_peer_port_taken_exits_1_with_a_message_not_a_traceback(tmp_path: Path) -> None:
     """docs/configuration.md: a taken listener port is exit 1 with a message naming the port.
 
@@ -48,9 +44,6 @@ def test_peer_port_taken_exits_1_with_a_message_not_a_traceback(tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True, reason="audit: api/members.py reads host.leader_id, which Node lacks"
-)
 def test_follower_refusing_a_membership_change_names_the_leader(tmp_path: Path) -> None:
     """docs/http-api.md and api/members.py: a follower answers 503 with ``leader``.
 
@@ -72,7 +65,6 @@ def test_follower_refusing_a_membership_change_names_the_leader(tmp_path: Path) 
         cluster.close()
 
 
-@pytest.mark.xfail(strict=True, reason="audit: node.py _apply_command skips an undecodable entry")
 def test_undecodable_log_entry_is_not_silently_skipped(tmp_path: Path) -> None:
     """A damaged log entry must stop the node, not be skipped while it keeps serving.
 

@@ -198,6 +198,7 @@ def median_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+PYSYNCOBJ_MODES = ("pysyncobj journal", "pysyncobj journal batched")
 FLOOR_SYSTEMS = {"sqlite": "floor: no Raft, SQLite fsync", "none": "floor: no Raft, no disk"}
 
 
@@ -293,19 +294,26 @@ def summary(rows: list[dict[str, Any]]) -> str:
     lines = [
         "## Targets (issue 4), this run",
         "",
-        "Each cell: met or not by the median round, the median round's ratio (or p99s),",
-        "how many rounds met it, the rounds' range, and the floor's ratio where there is one.",
+        "PySyncObj is taken at its best for each case: the journal mode (per command or",
+        "batched appends) with the higher median rate. Each cell: met or not by the median",
+        "round, the median round's ratio (or p99s), how many rounds met it, the rounds' range,",
+        "and the floor's ratio where there is one.",
         "",
-        "| concurrency | payload | fsync on >= PySyncObj | fsync on p99 < PySyncObj's | fsync off >= 2x PySyncObj |",
-        "|---|---|---|---|---|",
+        "| concurrency | payload | PySyncObj mode | fsync on >= PySyncObj | fsync on p99 < PySyncObj's | fsync off >= 2x PySyncObj |",
+        "|---|---|---|---|---|---|",
     ]
     for concurrency in sorted({r["concurrency"] for r in rows if r.get("concurrency")}):
         for payload in sorted({r["payload_bytes"] for r in rows if r.get("payload_bytes")}):
-            theirs = rate("pysyncobj journal", concurrency, payload)
+            # PySyncObj at its best for this load: whichever of its two modes (per-command
+            # or batched appends, both journal) had the higher median rate. Batched wins
+            # at c=8192 only (the issue quotes PySyncObj's c=8192 figure in that mode).
+            modes = [rate(m, concurrency, payload) for m in PYSYNCOBJ_MODES]
+            theirs = max((m for m in modes if m), key=lambda m: m["ops_per_s"], default=None)
             on = rate("sinkron fsync=on", concurrency, payload)
             off = rate("sinkron fsync=off", concurrency, payload)
             if theirs is None:
                 continue
+            mode = "batched" if theirs["system"].endswith("batched") else "per command"
             cells = []
             for mine, wanted in ((on, 1.0), (on, None), (off, 2.0)):
                 if mine is None:
@@ -334,5 +342,5 @@ def summary(rows: list[dict[str, Any]]) -> str:
                     cells.append(
                         f"{'yes' if met else '**NO**'} ({median}; {rounds}{spread}{bound})"
                     )
-            lines.append(f"| {concurrency} | {payload} B | " + " | ".join(cells) + " |")
+            lines.append(f"| {concurrency} | {payload} B | {mode} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + _NOTES

@@ -23,7 +23,6 @@ import contextlib
 import random
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -52,8 +51,8 @@ class BackendUnavailable(RuntimeError):
     """The chosen backend's module is not written yet or cannot be used here."""
 
 
-def make_backend(options: RunOptions, scratch: Path) -> Backend:
-    spec = ClusterSpec(nodes=options.nodes, run_dir=scratch)
+def make_backend(options: RunOptions, cluster_dir: Path) -> Backend:
+    spec = ClusterSpec(nodes=options.nodes, run_dir=cluster_dir)
     try:
         if options.backend == "local":
             from harness.backends.local import LocalBackend
@@ -238,13 +237,14 @@ async def execute(
             f"workload {options.workload!r} rejects --workload-opt: {bad_option}"
         ) from bad_option
     parse_nemesis(options.nemesis)  # fail on a bad name before starting anything
-    scratch = Path(tempfile.mkdtemp(prefix="sinkron-run-"))
-    try:
-        backend = backend_factory(options, scratch)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
     run_dir = make_run_dir(options)
+    try:
+        # The nodes' data directories (and their own log files) stay in the run's folder,
+        # under cluster/, for a post-mortem of the very databases the run left behind.
+        backend = backend_factory(options, run_dir / "cluster")
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     print(f"SEED={options.seed} run folder {run_dir}\n{options.rerun_command()}", file=stderr)
     metadata: dict[str, Any] = {
         "workload": options.workload,
@@ -280,7 +280,6 @@ async def execute(
             await asyncio.wait_for(backend.close(), 60)
         if recorder is not None:
             recorder.close()
-        shutil.rmtree(scratch, ignore_errors=True)
     metadata["duration_s"] = round(time.monotonic() - started, 3)
     write_metadata(run_dir, metadata)
     if recorder is None:

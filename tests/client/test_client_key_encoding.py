@@ -10,6 +10,7 @@ Otherwise ``put("x#y", v)`` writes the key ``x`` (the ``#...`` is a URL fragment
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -39,23 +40,32 @@ async def _serve(seen: list[str]) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}"
 
 
-@pytest.mark.parametrize("key", KEYS)
-def test_kv_key_is_sent_as_one_percent_encoded_segment(key: str) -> None:
-    """get/put/cas put the whole key, percent-encoded, in the second path segment."""
+def _paths_sent(calls: Callable[[AsyncClient], Awaitable[None]]) -> list[str]:
+    """The raw path of every request ``calls`` makes through a client of a stand-in server."""
 
     async def scenario() -> list[str]:
         seen: list[str] = []
         runner, url = await _serve(seen)
         try:
             async with AsyncClient([url], prefer_leader=False, retries=0) as client:
-                await client.put(key, 1)
-                await client.get(key)
-                await client.cas(key, 1, 2)
+                await calls(client)
         finally:
             await runner.cleanup()
         return seen
 
-    seen = asyncio.run(asyncio.wait_for(scenario(), timeout=20))
+    return asyncio.run(asyncio.wait_for(scenario(), timeout=20))
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_kv_key_is_sent_as_one_percent_encoded_segment(key: str) -> None:
+    """get/put/cas put the whole key, percent-encoded, in the second path segment."""
+
+    async def calls(client: AsyncClient) -> None:
+        await client.put(key, 1)
+        await client.get(key)
+        await client.cas(key, 1, 2)
+
+    seen = _paths_sent(calls)
     # Each request's path is /kv/<one segment>[/cas], and that segment percent-decodes to
     # the key, as the node decodes it. (The exact escapes may differ: yarl writes an '='
     # that quote() escaped as itself, which is the same segment.)
@@ -67,23 +77,16 @@ def test_kv_key_is_sent_as_one_percent_encoded_segment(key: str) -> None:
 def test_lock_names_and_fenced_keys_are_sent_as_one_percent_encoded_segment(name: str) -> None:
     """Every lock and fenced-register call puts the whole name in the second path segment."""
 
-    async def scenario() -> list[str]:
-        seen: list[str] = []
-        runner, url = await _serve(seen)
-        try:
-            async with AsyncClient([url], prefer_leader=False, retries=0) as client:
-                await client.acquire_lock(name, "o")
-                await client.release_lock(name, "o", 1)
-                await client.keepalive_lock(name, "o", 1)
-                await client.lock_state(name)
-                await client.fenced_write(name, 1, 1)
-                await client.fenced_read(name, 1)
-                await client.fenced_get(name)
-        finally:
-            await runner.cleanup()
-        return seen
+    async def calls(client: AsyncClient) -> None:
+        await client.acquire_lock(name, "o")
+        await client.release_lock(name, "o", 1)
+        await client.keepalive_lock(name, "o", 1)
+        await client.lock_state(name)
+        await client.fenced_write(name, 1, 1)
+        await client.fenced_read(name, 1)
+        await client.fenced_get(name)
 
-    seen = asyncio.run(asyncio.wait_for(scenario(), timeout=20))
+    seen = _paths_sent(calls)
     assert [p.split("/")[1] for p in seen] == ["locks"] * 4 + ["fenced"] * 3
     assert [p.split("/")[3:] for p in seen] == [
         ["acquire"],

@@ -37,6 +37,18 @@ def http(
         return status, payload.decode(errors="replace")
 
 
+def run_node_once(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m impl.runtime`` run to its exit with exactly ``env`` (and no .env file)."""
+    return subprocess.run(
+        [sys.executable, "-m", "impl.runtime", "--env-file", str(tmp_path / "none")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 class LocalCluster:
     def __init__(
         self,

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from impl.errors import ConfigurationError
 from impl.runtime.config import collect_raw, load_settings, parse_peers, validate
+from tests.runtime.cluster import run_node_once
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE = {
     "SINKRON_NODE_ID": "n1",
     "SINKRON_PEERS": "n1=127.0.0.1:7101,n2=127.0.0.1:7102,n3=127.0.0.1:7103",
@@ -80,14 +78,7 @@ def test_parse_peers_keeps_order_and_strips_spaces() -> None:
 def test_node_process_exits_2_naming_the_missing_secret(tmp_path: Path) -> None:
     """`python -m impl.runtime` without a secret exits 2 and says which setting is wrong."""
     env = {"PATH": "/usr/bin:/bin", "SINKRON_NODE_ID": "n1", "SINKRON_PEERS": BASE["SINKRON_PEERS"]}
-    result = subprocess.run(
-        [sys.executable, "-m", "impl.runtime", "--env-file", str(tmp_path / "none")],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_node_once(env, tmp_path)
     assert result.returncode == 2
     assert "SINKRON_CLUSTER_SECRET" in result.stderr
 
@@ -104,13 +95,6 @@ def test_node_process_refuses_damaged_data_dir_with_exit_1(tmp_path: Path) -> No
         "SINKRON_HTTP_PORT": "0",
         "SINKRON_PEER_PORT": "0",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "impl.runtime", "--env-file", str(tmp_path / "none")],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_node_once(env, tmp_path)
     assert result.returncode == 1
     assert "sinkron.db" in result.stderr and "refusing to start" in result.stderr

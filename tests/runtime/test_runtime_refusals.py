@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.runtime.cluster import ROOT, LocalCluster, http
+from tests.runtime.cluster import LocalCluster, http, run_node_once
 
 
 def test_peer_port_taken_exits_1_with_a_message_not_a_traceback(tmp_path: Path) -> None:
@@ -31,14 +29,7 @@ def test_peer_port_taken_exits_1_with_a_message_not_a_traceback(tmp_path: Path) 
             "SINKRON_DATA_DIR": str(tmp_path / "data"),
             "SINKRON_HTTP_PORT": "0",
         }
-        result = subprocess.run(
-            [sys.executable, "-m", "impl.runtime", "--env-file", str(tmp_path / "none")],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_node_once(env, tmp_path)
     assert result.returncode == 1
     assert str(port) in result.stderr
     assert "Traceback" not in result.stderr

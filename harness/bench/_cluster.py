@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -146,3 +147,18 @@ def quantile_ms(seconds: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(seconds)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def no_results(
+    system: str, plan: list[dict[str, Any]], budget_s: float, logs: dict[str, Path]
+) -> list[dict[str, Any]]:
+    """The rows of a cluster that gave no results: every case of ``plan`` with a note.
+
+    One lost case must not cost a benchmark of many minutes: the table says so (the
+    round is left out of the medians) and each node's log tail goes to stderr.
+    """
+    for node, path in logs.items():
+        tail = path.read_text(errors="replace")[-1500:]
+        print(f"--- {system} {node} (no results)\n{tail}", file=sys.stderr)
+    note = f"not measured: {system} gave no results within {budget_s:.0f} s"
+    return [{**case, "note": note} for case in plan]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.ports import free_ports
+from harness.bench._cluster import no_results
 
 
 def run_pysyncobj(plan: list[dict[str, Any]], *, batch: bool) -> list[dict[str, Any]]:
@@ -51,13 +52,8 @@ def run_pysyncobj(plan: list[dict[str, Any]], *, batch: bool) -> list[dict[str, 
             for log in logs:
                 log.close()
         if not out_file.exists():
-            # One lost case must not cost a benchmark of many minutes: say so in the
-            # table (the round is left out of the medians) and put the logs on stderr.
-            for number in range(len(addresses)):
-                tail = (workdir / f"node{number}.log").read_text(errors="replace")[-1500:]
-                print(f"--- pysyncobj node{number} (no results)\n{tail}", file=sys.stderr)
-            note = f"not measured: PySyncObj gave no results within {budget:.0f} s"
-            return [{**case, "note": note} for case in plan]
+            logs = {f"node{n}": workdir / f"node{n}.log" for n in range(len(addresses))}
+            return no_results("PySyncObj", plan, budget, logs)
         # PySyncObj warns when a follower truncates entries it already applied ("state
         # machine may have diverged"); we count those lines rather than hide them.
         warnings = sum(

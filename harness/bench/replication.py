@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.ports import free_ports
+from harness.bench._cluster import no_results
 
 TITLE = "Raft replication inside the leader process: Sinkron vs PySyncObj (3 local processes)"
 CONCURRENCY = (1, 32, 512, 8192)
@@ -106,12 +107,8 @@ def run_sinkron(plan: list[dict[str, Any]], *, fsync: bool) -> list[dict[str, An
                     process.kill()
                 log.close()
         if not out_file.exists():
-            # As for PySyncObj (_pysyncobj_driver.py): the table says so, stderr has the logs.
-            for node in ids:
-                tail = (workdir / f"{node}.log").read_text(errors="replace")[-1500:]
-                print(f"--- sinkron {node} (no results)\n{tail}", file=sys.stderr)
-            note = f"not measured: Sinkron gave no results within {budget:.0f} s"
-            return [{**case, "note": note} for case in plan]
+            logs = {node: workdir / f"{node}.log" for node in ids}
+            return no_results("Sinkron", plan, budget, logs)
         return list(json.loads(out_file.read_text()))
 
 
@@ -170,8 +167,11 @@ def median_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (system, concurrency, payload), rounds in groups.items():
         rated = [r for r in rounds if r.get("ops_per_s")]
-        row: dict[str, Any] = {"system": system, "concurrency": concurrency}
-        row["payload_bytes"] = payload
+        row: dict[str, Any] = {
+            "system": system,
+            "concurrency": concurrency,
+            "payload_bytes": payload,
+        }
         keys = dict.fromkeys(k for r in rounds for k in r)  # every round's, in order
         numbers = [k for k in keys if k not in row and k not in ("seconds", "note")]
         for key in numbers:

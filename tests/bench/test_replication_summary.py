@@ -7,8 +7,12 @@ one round met it, and a met one says yes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.bench._cluster import no_results
 from harness.bench.replication import median_rows, summary
 from harness.commands.bench import printed
 
@@ -95,3 +99,16 @@ def test_pysyncobj_is_taken_at_its_best_mode_per_case() -> None:
     assert row[3].startswith("yes (1.04x; 3/3 rounds")
     assert row[4].startswith("yes (5 vs 9 ms")
     assert row[5].startswith("**NO** (1.20x; 0/3 rounds")
+
+
+def test_a_cluster_without_results_is_a_noted_round_with_its_logs_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "n1.log").write_text("x" * 2000 + "leader never elected")
+    plan = [{"concurrency": 32, "payload_bytes": 16, "seconds": 4}]
+    rows = no_results("Sinkron", plan, 79.0, {"n1": tmp_path / "n1.log"})
+    assert rows == [{**plan[0], "note": "not measured: Sinkron gave no results within 79 s"}]
+    assert "--- Sinkron n1 (no results)" in capsys.readouterr().err
+    measured = [*_rounds([1.0], [9.0], [4.0]), {"system": "sinkron fsync=on", **rows[0]}]
+    on = next(r for r in median_rows(measured) if r["system"] == "sinkron fsync=on")
+    assert on["runs"] == 1 and on["ops_per_s"] == 1.0 and on["note"].startswith("not measured")

@@ -37,7 +37,7 @@ import logging
 import os
 import random
 from collections import deque
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack
 
@@ -422,9 +422,7 @@ class Node(ClientRequests):
         if isinstance(outcome, Exception):
             # An I/O error: nothing after it can be made durable. Crash-stop is safe
             # (nothing was acknowledged before it was durable); limping on is not.
-            log.critical("fatal error in the storage writer; exiting", exc_info=outcome)
-            logging.shutdown()
-            os._exit(70)
+            _crash_stop("fatal error in the storage writer; exiting", exc_info=outcome)
         self._committed(batch, upto, outcome)
         self._maybe_commit()
 
@@ -500,7 +498,7 @@ class Node(ClientRequests):
             # Only encode_command writes NORMAL entries, so this one is damaged (SQLite keeps
             # no checksum of a blob's bytes) or another version's. Applying past it would
             # leave this replica's services silently unlike the others': crash-stop instead.
-            log.critical(
+            _crash_stop(
                 "entry %d of the replicated log cannot be applied (%s): it was damaged on "
                 "disk (in %s, or on the leader it came from) or written by another version; "
                 "stopping",
@@ -508,8 +506,6 @@ class Node(ClientRequests):
                 error,
                 self.settings.data_dir,
             )
-            logging.shutdown()
-            os._exit(70)
         machine = self.services.get(command.service)
         if machine is None:
             return {"ok": False, "error": "unknown-service", "message": command.service}, ""
@@ -583,7 +579,16 @@ def _fail_stop(task: asyncio.Task[None]) -> None:
     """
     if task.cancelled() or task.exception() is None:
         return
-    log.critical("fatal error in the %s loop; exiting", task.get_name(), exc_info=task.exception())
+    _crash_stop("fatal error in the %s loop; exiting", task.get_name(), exc_info=task.exception())
+
+
+def _crash_stop(message: str, *args: object, exc_info: BaseException | None = None) -> NoReturn:
+    """Log ``message`` as critical and exit 70 at once, without unwinding anything.
+
+    Crash-stop is safe by construction (nothing was acknowledged before it was
+    durable); a node that limps on past a lost write or a skipped entry is not.
+    """
+    log.critical(message, *args, exc_info=exc_info)
     logging.shutdown()
     os._exit(70)
 
